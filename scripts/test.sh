@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: install what it needs, lint (ruff), type-check the core (mypy), run pytest.
+#   bash scripts/test.sh [extra pytest arguments]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source "$root/scripts/setup.sh" "test,lab,sinks,trl,ray,data"
+echo "[zpd test] ruff"
+ruff check src tests benchmarks examples
+echo "[zpd test] mypy (core)"
+mypy
+echo "[zpd test] pytest"
+python -m pytest -q "$@"
