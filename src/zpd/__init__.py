@@ -16,4 +16,53 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from zpd.core import (  # noqa: E402
+    AbilityConfig,
+    AdvantageKind,
+    ConfigError,
+    Curriculum,
+    CurriculumConfig,
+    Estimate,
+    FeatureError,
+    GresoConfig,
+    IdError,
+    LearnabilityConfig,
+    MoppsConfig,
+    PolicyName,
+    RewardError,
+    SampleSizeError,
+    StateError,
+    StaticConfig,
+    TrackerConfig,
+    ZpdError,
+    ZpdPolicyConfig,
+    advantage,
+    informative,
+)
+from zpd.core.policies import Oracle  # noqa: E402
+
+__all__ = [
+    "AbilityConfig",
+    "AdvantageKind",
+    "ConfigError",
+    "Curriculum",
+    "CurriculumConfig",
+    "Estimate",
+    "FeatureError",
+    "GresoConfig",
+    "IdError",
+    "LearnabilityConfig",
+    "MoppsConfig",
+    "Oracle",
+    "PolicyName",
+    "RewardError",
+    "SampleSizeError",
+    "StateError",
+    "StaticConfig",
+    "TrackerConfig",
+    "ZpdError",
+    "ZpdPolicyConfig",
+    "__version__",
+    "advantage",
+    "informative",
+]

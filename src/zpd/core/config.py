@@ -1,0 +1,335 @@
+"""Configuration of the zpd core: enums and frozen, validated dataclasses.
+
+One dataclass per concern (tracker, ability model, each policy), gathered in
+:class:`CurriculumConfig`. Every field is checked at construction; unknown keys in
+:meth:`CurriculumConfig.from_dict` and out-of-range values raise :class:`ConfigError`.
+This module holds no logic beyond validation and (de)serialisation to plain dicts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from zpd.core.errors import ConfigError
+
+__all__ = [
+    "AbilityConfig",
+    "AdvantageKind",
+    "CurriculumConfig",
+    "GresoConfig",
+    "LearnabilityConfig",
+    "MoppsConfig",
+    "PolicyName",
+    "StaticConfig",
+    "TrackerConfig",
+    "ZpdPolicyConfig",
+]
+
+E = TypeVar("E", bound="_ParsableEnum")
+
+
+class _ParsableEnum(str, enum.Enum):
+    """A string enum that parses its value (case-insensitive) or itself, with a clear error."""
+
+    @classmethod
+    def parse(cls: type[E], value: object) -> E:
+        """Return the member for ``value`` (a member or its string value)."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            key = value.strip().lower().replace("-", "_")
+            for member in cls:
+                if member.value == key:
+                    return member
+        choices = ", ".join(repr(m.value) for m in cls)
+        raise ConfigError(f"unknown {cls.__name__} {value!r}; choose one of {choices}")
+
+
+class PolicyName(_ParsableEnum):
+    """Names of the selection policies; see :mod:`zpd.core.policies`."""
+
+    ZPD = "zpd"
+    UNIFORM = "uniform"
+    DAPO = "dapo"
+    GRESO = "greso"
+    MOPPS = "mopps"
+    LEARNABILITY = "learnability"
+    STATIC = "static"
+    ORACLE = "oracle"
+
+
+class AdvantageKind(_ParsableEnum):
+    """Advantage estimators of :mod:`zpd.core.advantage`."""
+
+    GRPO = "grpo"
+    DR_GRPO = "dr_grpo"
+    TRACKER = "tracker"
+
+
+def _num(cfg: object, name: str, lo: float, hi: float, *, lo_open: bool = False,
+         hi_open: bool = False) -> None:
+    """Check that ``cfg.name`` is a finite real number in the given range."""
+    value = getattr(cfg, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{type(cfg).__name__}.{name} must be a finite number, got {value!r}")
+    below = value <= lo if lo_open else value < lo
+    above = value >= hi if hi_open else value > hi
+    if below or above:
+        lb = "(" if lo_open else "["
+        rb = ")" if hi_open else "]"
+        raise ConfigError(
+            f"{type(cfg).__name__}.{name} = {value!r} is out of range {lb}{lo}, {hi}{rb}"
+        )
+
+
+def _int(cfg: object, name: str, lo: int, hi: int) -> None:
+    """Check that ``cfg.name`` is an integer in [lo, hi]."""
+    value = getattr(cfg, name)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(
+            f"{type(cfg).__name__}.{name} must be an integer in [{lo}, {hi}], got {value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Per-item Beta posterior over the pass rate, with forgetting toward the ability model."""
+
+    forgetting: float = 0.97
+    """Share of an item's evidence kept per round (sample() call); (0, 1]. 1 = never forget."""
+    prior_strength_min: float = 1.0
+    """Smallest pseudo-count the ability model's prediction is worth as a Beta prior (> 0)."""
+    prior_strength_max: float = 12.0
+    """Largest pseudo-count the ability model's prediction is worth as a Beta prior."""
+    interval_z: float = 1.645
+    """Normal quantile of the reported interval: mean +- z * sd, clipped to [0, 1]."""
+
+    def __post_init__(self) -> None:
+        _num(self, "forgetting", 0.0, 1.0, lo_open=True)
+        _num(self, "prior_strength_min", 0.0, 1e6, lo_open=True)
+        _num(self, "prior_strength_max", self.prior_strength_min, 1e6)
+        _num(self, "interval_z", 0.0, 10.0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class AbilityConfig:
+    """Online Rasch model: global ability + per-category offsets, a difficulty per item."""
+
+    ability_drift: float = 0.02
+    """Variance (logit^2) added to the global ability's uncertainty per round; lets it move."""
+    category_prior_var: float = 1.0
+    """Prior variance of a category's ability offset from the global ability."""
+    category_drift: float = 0.005
+    """Variance added to each category offset's uncertainty per round."""
+    difficulty_prior_var: float = 1.0
+    """Variance of an item's difficulty around the feature model's prediction, before data."""
+    difficulty_forgetting: float = 0.995
+    """Share of an item difficulty's precision (beyond the prior) kept per round; (0, 1]."""
+    max_step: float = 1.5
+    """Largest change of any logit (ability or difficulty) in one update."""
+    feature_ridge: float = 1.0
+    """Ridge penalty of the feature -> difficulty regression."""
+    feature_forgetting: float = 0.99
+    """Share of the feature regression's sufficient statistics kept per round; (0, 1]."""
+
+    def __post_init__(self) -> None:
+        _num(self, "ability_drift", 0.0, 10.0)
+        _num(self, "category_prior_var", 0.0, 100.0, lo_open=True)
+        _num(self, "category_drift", 0.0, 10.0)
+        _num(self, "difficulty_prior_var", 0.0, 100.0, lo_open=True)
+        _num(self, "difficulty_forgetting", 0.0, 1.0, lo_open=True)
+        _num(self, "max_step", 0.0, 20.0, lo_open=True)
+        _num(self, "feature_ridge", 0.0, 1e9, lo_open=True)
+        _num(self, "feature_forgetting", 0.0, 1.0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class ZpdPolicyConfig:
+    """The default policy: most likely mixed groups, quarantine, probes and anchors."""
+
+    pool_factor: int = 16
+    """Candidates scored per requested item (random pool of pool_factor * n ids)."""
+    exploration: float = 0.1
+    """Weight of the posterior-uncertainty bonus added to P(mixed group)."""
+    quarantine_threshold: float = 0.02
+    """An observed item is quarantined while its pass-rate upper bound is below this."""
+    quarantine_z: float = 2.0
+    """Upper bound used for quarantine: posterior mean + quarantine_z * sd."""
+    probe_share: float = 0.01
+    """Share of each batch spent re-probing quarantined items (most promising first)."""
+    anchor_share: float = 0.03
+    """Share of each batch replaying mastered items as retention anchors."""
+    mastery_threshold: float = 0.95
+    """An observed item whose posterior lower bound exceeds this counts as mastered."""
+    drift_tilt: float = 4.0
+    """How strongly drift pressure 1.0 tilts scores toward easier items (exponent on mean)."""
+
+    def __post_init__(self) -> None:
+        _int(self, "pool_factor", 1, 4096)
+        _num(self, "exploration", 0.0, 10.0)
+        _num(self, "quarantine_threshold", 0.0, 0.5, lo_open=True)
+        _num(self, "quarantine_z", 0.0, 10.0)
+        _num(self, "probe_share", 0.0, 0.5)
+        _num(self, "anchor_share", 0.0, 0.5)
+        _num(self, "mastery_threshold", 0.5, 1.0, lo_open=True, hi_open=True)
+        _num(self, "drift_tilt", 0.0, 100.0)
+
+
+@dataclass(frozen=True)
+class MoppsConfig:
+    """MoPPS (arXiv 2507.04632): Beta posteriors with discount, Thompson sampling."""
+
+    decay: float = 0.5
+    """Discount l in a <- l*a + (1-l)*a0 + k (applied to the prompts updated); [0, 1]."""
+    prior_alpha: float = 1.0
+    """a0 of the Beta prior."""
+    prior_beta: float = 1.0
+    """b0 of the Beta prior."""
+    pool_factor: int = 8
+    """Candidate pool size per requested item (the paper uses 8-16x the batch)."""
+    target: float = 0.5
+    """Pick the candidates whose sampled pass rate is closest to this."""
+
+    def __post_init__(self) -> None:
+        _num(self, "decay", 0.0, 1.0)
+        _num(self, "prior_alpha", 0.0, 1e6, lo_open=True)
+        _num(self, "prior_beta", 0.0, 1e6, lo_open=True)
+        _int(self, "pool_factor", 1, 4096)
+        _num(self, "target", 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class GresoConfig:
+    """GRESO (arXiv 2506.02177): probabilistic pre-rollout skip of zero-variance prompts."""
+
+    p_easy: float = 0.5
+    """Initial base keep probability of prompts that were all-correct (kept with p^k)."""
+    p_hard: float = 0.5
+    """Initial base keep probability of prompts that were all-wrong."""
+    delta: float = 0.01
+    """Step by which p_easy / p_hard adapt after each update."""
+    target_easy: float = 0.125
+    """Target share of all-correct groups per batch (the paper holds the total near 0.25)."""
+    target_hard: float = 0.125
+    """Target share of all-wrong groups per batch."""
+    min_keep: float = 0.01
+    """Floor of the keep probability, so no prompt is skipped forever."""
+
+    def __post_init__(self) -> None:
+        _num(self, "p_easy", 0.0, 1.0)
+        _num(self, "p_hard", 0.0, 1.0)
+        _num(self, "delta", 0.0, 1.0)
+        _num(self, "target_easy", 0.0, 1.0)
+        _num(self, "target_hard", 0.0, 1.0)
+        _num(self, "min_keep", 0.0, 1.0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class LearnabilityConfig:
+    """LILO (arXiv 2502.12272): sample by learnability p(1-p) of the last observed pass rate."""
+
+    pool_factor: int = 8
+    """Candidates drawn per requested item; the batch is drawn from them by learnability."""
+    unseen_learnability: float = 0.25
+    """Learnability assumed for never-observed items (0.25 = optimistic, the maximum)."""
+    floor: float = 1e-3
+    """Weight floor so every candidate keeps a small chance."""
+
+    def __post_init__(self) -> None:
+        _int(self, "pool_factor", 1, 4096)
+        _num(self, "unseen_learnability", 0.0, 0.25)
+        _num(self, "floor", 0.0, 1.0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class StaticConfig:
+    """AdaRFT-like static band (arXiv 2504.05520) over an offline difficulty in [0, 100]."""
+
+    difficulty_feature: str = "difficulty"
+    """Feature holding offline difficulty (any scale, higher = harder; min-max to [0, 100])."""
+    pass_rate_feature: str = "prior_pass_rate"
+    """Alternative feature: an offline pass rate p, used as difficulty 100 * (1 - p)."""
+    target_init: float = 0.0
+    """Initial target difficulty T on the [0, 100] scale."""
+    eta: float = 50.0
+    """Step size of T += eta * tanh(alpha * (R_avg - beta))."""
+    alpha: float = 2.0
+    """Sensitivity of the target update."""
+    beta: float = 0.5
+    """Target average reward."""
+
+    def __post_init__(self) -> None:
+        if not self.difficulty_feature or not self.pass_rate_feature:
+            raise ConfigError("StaticConfig feature names must be non-empty strings")
+        _num(self, "target_init", 0.0, 100.0)
+        _num(self, "eta", 0.0, 1000.0)
+        _num(self, "alpha", 0.0, 1000.0)
+        _num(self, "beta", 0.0, 1.0)
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "tracker": TrackerConfig,
+    "ability": AbilityConfig,
+    "zpd": ZpdPolicyConfig,
+    "mopps": MoppsConfig,
+    "greso": GresoConfig,
+    "learnability": LearnabilityConfig,
+    "static": StaticConfig,
+}
+
+
+@dataclass(frozen=True)
+class CurriculumConfig:
+    """Everything a :class:`zpd.Curriculum` can be tuned by, one section per concern."""
+
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    """Per-item posterior and its forgetting."""
+    ability: AbilityConfig = field(default_factory=AbilityConfig)
+    """Shared ability (IRT) model and feature -> difficulty regression."""
+    zpd: ZpdPolicyConfig = field(default_factory=ZpdPolicyConfig)
+    """The default zpd policy."""
+    mopps: MoppsConfig = field(default_factory=MoppsConfig)
+    """MoPPS baseline."""
+    greso: GresoConfig = field(default_factory=GresoConfig)
+    """GRESO baseline."""
+    learnability: LearnabilityConfig = field(default_factory=LearnabilityConfig)
+    """LILO learnability baseline."""
+    static: StaticConfig = field(default_factory=StaticConfig)
+    """AdaRFT-like static band baseline."""
+
+    def __post_init__(self) -> None:
+        for name, cls in _SECTIONS.items():
+            if not isinstance(getattr(self, name), cls):
+                raise ConfigError(f"CurriculumConfig.{name} must be a {cls.__name__}")
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain nested dict (JSON-serialisable)."""
+        return {name: dataclasses.asdict(getattr(self, name)) for name in _SECTIONS}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CurriculumConfig:
+        """Build from a nested dict; unknown sections or keys raise :class:`ConfigError`."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"config must be a dict of sections, got {type(data).__name__}")
+        unknown = set(data) - set(_SECTIONS)
+        if unknown:
+            raise ConfigError(
+                f"unknown config section(s) {sorted(unknown)}; known: {sorted(_SECTIONS)}"
+            )
+        kwargs: dict[str, Any] = {}
+        for name, section in data.items():
+            sec_cls = _SECTIONS[name]
+            if not isinstance(section, dict):
+                raise ConfigError(f"config section {name!r} must be a dict")
+            known = {f.name for f in dataclasses.fields(sec_cls)}
+            bad = set(section) - known
+            if bad:
+                raise ConfigError(
+                    f"unknown key(s) {sorted(bad)} in config section {name!r}; known: {sorted(known)}"
+                )
+            kwargs[name] = sec_cls(**section)
+        return cls(**kwargs)

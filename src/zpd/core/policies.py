@@ -1,0 +1,678 @@
+"""Selection policies: the ``zpd`` policy and the baselines, all under one contract.
+
+A policy picks the ids to roll out next from an :class:`ItemView` (read-only access to the
+curriculum's posteriors, O(len(ids)) per call) and the curriculum's random generator, and may
+keep its own per-item state, updated in :meth:`Policy.observe`. Every policy here samples
+unique ids and costs O(batch) per call, except :class:`Oracle` over the whole pool (O(N), by
+design: it is an upper bound for simulations). This module holds no I/O and no posterior
+arithmetic beyond what a policy's paper prescribes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from zpd.core.config import (
+    CurriculumConfig,
+    GresoConfig,
+    LearnabilityConfig,
+    MoppsConfig,
+    PolicyName,
+    StaticConfig,
+    ZpdPolicyConfig,
+)
+from zpd.core.errors import ConfigError, FeatureError, StateError, ZpdError
+from zpd.core.tracker import beta_moments, prob_mixed
+
+__all__ = [
+    "Dapo",
+    "Greso",
+    "ItemRead",
+    "ItemView",
+    "Learnability",
+    "Mopps",
+    "Observation",
+    "Oracle",
+    "Policy",
+    "Selection",
+    "Static",
+    "Uniform",
+    "ZpdPolicy",
+    "make_policy",
+]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+Arrays = dict[str, npt.NDArray[Any]]
+Meta = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ItemRead:
+    """Posterior of some ids at the current round: Beta(a, b), prediction, observed flag."""
+
+    a: F64  # (M,)
+    b: F64  # (M,)
+    predicted: F64  # (M,) ability model's pass-rate prediction (the posterior's prior mean)
+    seen: npt.NDArray[np.bool_]  # (M,)
+
+
+class ItemView(Protocol):
+    """What a policy may read from the curriculum; every call is O(len(ids))."""
+
+    @property
+    def num_items(self) -> int: ...
+    @property
+    def group_size(self) -> int: ...
+    @property
+    def drift_pressure(self) -> float: ...
+    def read(self, ids: I64) -> ItemRead:
+        """Posterior of each id now (decayed toward the ability model's prediction)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Result of :meth:`Policy.select`: ids to roll out (unique), and which are anchors."""
+
+    ids: I64
+    anchors: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One update's outcomes per unique item: successes, rollouts, min and max reward."""
+
+    ids: I64  # (U,)
+    k: F64  # (U,) sum of rewards
+    n: F64  # (U,) rollouts
+    rmin: F64  # (U,)
+    rmax: F64  # (U,)
+
+    @property
+    def all_correct(self) -> npt.NDArray[np.bool_]:
+        """Zero-variance groups at the top (every rollout got reward 1)."""
+        out: npt.NDArray[np.bool_] = (self.rmin == self.rmax) & (self.rmin >= 0.5)
+        return out
+
+    @property
+    def all_wrong(self) -> npt.NDArray[np.bool_]:
+        """Zero-variance groups at the bottom."""
+        out: npt.NDArray[np.bool_] = (self.rmin == self.rmax) & (self.rmin < 0.5)
+        return out
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Interface every selection policy implements."""
+
+    name: PolicyName
+    requires_post_filter: bool
+
+    def configure(self, cfg: CurriculumConfig) -> None:
+        """Take this policy's section of ``cfg`` unless it was given one at construction."""
+        ...
+    def bind(self, num_items: int, numeric: dict[str, F64], cfg: CurriculumConfig) -> None:
+        """Configure and size per-item state for ``num_items`` items (called once)."""
+        ...
+    def add_items(self, n: int, numeric: dict[str, F64]) -> None:
+        """Grow per-item state by ``n`` new items (features already validated)."""
+        ...
+    def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
+        """Pick ``n`` unique ids."""
+        ...
+    def observe(self, obs: Observation) -> None:
+        """Learn from one update's outcomes."""
+        ...
+    def state(self) -> tuple[Arrays, Meta]:
+        """Per-item arrays and JSON-able scalars to save."""
+        ...
+    def check_state(self, arrays: Arrays, meta: Meta, num_items: int) -> None:
+        """Raise :class:`StateError` unless ``state()`` output fits ``num_items`` items."""
+        ...
+    def load_state(self, arrays: Arrays, meta: Meta) -> None:
+        """Restore output of :meth:`state` (already checked)."""
+        ...
+
+
+# --------------------------------------------------------------------------- helpers
+def random_pool(rng: np.random.Generator, num_items: int, m: int) -> I64:
+    """``min(m, num_items)`` unique random ids, in random order; O(m)."""
+    if m >= num_items:
+        return rng.permutation(num_items).astype(np.int64)
+    out: I64 = rng.choice(num_items, size=m, replace=False).astype(np.int64)
+    return out
+
+
+def top_k(scores: F64, k: int) -> npt.NDArray[np.intp]:
+    """Indices of the k largest scores (unordered); all indices if k >= len."""
+    if k >= scores.shape[0]:
+        return np.arange(scores.shape[0])
+    if k <= 0:
+        return np.zeros(0, dtype=np.intp)
+    return np.argpartition(-scores, k - 1)[:k]
+
+
+def _stochastic_round(x: float, rng: np.random.Generator) -> int:
+    base = int(np.floor(x))
+    return base + int(rng.random() < x - base)
+
+
+class _Stateless:
+    """Mixin for policies without per-item state."""
+
+    def configure(self, cfg: CurriculumConfig) -> None:
+        return None
+
+    def bind(self, num_items: int, numeric: dict[str, F64], cfg: CurriculumConfig) -> None:
+        return None
+
+    def add_items(self, n: int, numeric: dict[str, F64]) -> None:
+        return None
+
+    def observe(self, obs: Observation) -> None:
+        return None
+
+    def state(self) -> tuple[Arrays, Meta]:
+        return {}, {}
+
+    def check_state(self, arrays: Arrays, meta: Meta, num_items: int) -> None:
+        return None
+
+    def load_state(self, arrays: Arrays, meta: Meta) -> None:
+        return None
+
+
+def _check_array(arrays: Arrays, key: str, n: int, kind: str) -> None:
+    arr = arrays.get(key)
+    if arr is None:
+        raise StateError(f"policy state is missing array {key!r}")
+    if arr.shape != (n,) or arr.dtype.kind != kind:
+        raise StateError(
+            f"policy state array {key!r} has shape {arr.shape} dtype {arr.dtype}, "
+            f"expected ({n},) of kind {kind!r}"
+        )
+
+
+# --------------------------------------------------------------------------- zpd
+class ZpdPolicy:
+    """Most-likely-mixed groups under the posterior, with quarantine, probes and anchors.
+
+    Score of a candidate: P(0 < successes < G | Beta posterior) (closed form,
+    :func:`~zpd.core.tracker.prob_mixed`) + ``exploration`` * posterior sd, times
+    ``mean ** (drift_tilt * drift_pressure)``. Candidates are a random pool of
+    ``pool_factor * n`` ids, so a call is O(n). Observed items whose upper bound
+    (mean + z * sd) is below ``quarantine_threshold`` are quarantined: they only take the
+    ``probe_share`` of the batch, most promising (highest predicted pass rate) first, and leave
+    quarantine on their own as the ability model's prediction rises (their posterior decays
+    toward it). ``anchor_share`` of the batch replays mastered items (retention anchors).
+    """
+
+    name = PolicyName.ZPD
+    requires_post_filter = False
+
+    def __init__(self, config: ZpdPolicyConfig | None = None) -> None:
+        self.cfg = config
+        self.interval_z = 1.645
+
+    def configure(self, cfg: CurriculumConfig) -> None:
+        if self.cfg is None:
+            self.cfg = cfg.zpd
+        self.interval_z = cfg.tracker.interval_z
+
+    def bind(self, num_items: int, numeric: dict[str, F64], cfg: CurriculumConfig) -> None:
+        self.configure(cfg)
+
+    def add_items(self, n: int, numeric: dict[str, F64]) -> None:
+        return None
+
+    def observe(self, obs: Observation) -> None:
+        return None
+
+    def state(self) -> tuple[Arrays, Meta]:
+        return {}, {}
+
+    def check_state(self, arrays: Arrays, meta: Meta, num_items: int) -> None:
+        return None
+
+    def load_state(self, arrays: Arrays, meta: Meta) -> None:
+        return None
+
+    def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
+        cfg = self.cfg
+        assert cfg is not None, "bind() first"
+        pool = random_pool(rng, view.num_items, cfg.pool_factor * n)  # (M,)
+        r = view.read(pool)
+        mean, sd = beta_moments(r.a, r.b)
+        quarantined = r.seen & (mean + cfg.quarantine_z * sd < cfg.quarantine_threshold)
+        mastered = r.seen & (mean - self.interval_z * sd > cfg.mastery_threshold)
+        score = prob_mixed(r.a, r.b, view.group_size) + cfg.exploration * sd
+        if view.drift_pressure > 0.0:
+            score = score * mean ** (cfg.drift_tilt * view.drift_pressure)
+        taken = np.zeros(pool.shape[0], dtype=bool)
+        n_anchor = _stochastic_round(cfg.anchor_share * n, rng)
+        n_probe = _stochastic_round(cfg.probe_share * n, rng)
+        order = np.asarray(rng.random(pool.shape[0]), np.float64)  # anchors: random among the mastered
+        anchors = self._pick(mastered, order, n_anchor, taken)
+        probes = self._pick(quarantined, r.predicted, n_probe, taken)
+        rest = n - anchors.size - probes.size
+        main = self._pick(~quarantined & ~mastered, score, rest, taken)
+        if main.size < rest:  # pool short of regular items: fill by score from the remainder
+            extra = self._pick(np.ones_like(taken), score, rest - main.size, taken)
+            main = np.concatenate([main, extra])
+        ids = pool[np.concatenate([main, probes, anchors])]
+        return Selection(ids=ids, anchors=pool[anchors])
+
+    @staticmethod
+    def _pick(eligible: npt.NDArray[np.bool_], score: F64, k: int,
+              taken: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+        """Indices of the k best eligible, untaken entries; marks them taken."""
+        idx = np.flatnonzero(eligible & ~taken)
+        chosen = idx[top_k(score[idx], k)]
+        taken[chosen] = True
+        return chosen
+
+
+# --------------------------------------------------------------------------- uniform / dapo
+class Uniform(_Stateless):
+    """Uniform sampling without replacement (the GRPO default)."""
+
+    name = PolicyName.UNIFORM
+    requires_post_filter = False
+
+    def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
+        return Selection(ids=random_pool(rng, view.num_items, n))
+
+
+class Dapo(Uniform):
+    """DAPO dynamic sampling (arXiv 2503.14476): uniform, then drop zero-variance groups.
+
+    ``requires_post_filter`` is True: the caller rolls out, drops groups whose rewards are all
+    equal, and samples again until the batch is full, paying for every dropped rollout.
+    """
+
+    name = PolicyName.DAPO
+    requires_post_filter = True
+
+
+# --------------------------------------------------------------------------- greso
+class Greso:
+    """GRESO selective rollout (arXiv 2506.02177).
+
+    Prompts are visited in random order; a prompt whose last k rollout groups were all
+    zero-variance (all correct, or all wrong) is kept with probability max(p^k, min_keep), with
+    p = p_easy or p_hard, and skipped otherwise, until the batch is full. After each update
+    p_easy (p_hard) moves by -delta if the batch's share of all-correct (all-wrong) groups is
+    above its target, else by +delta. Per-item state: one int8 streak (+k easy, -k hard).
+    """
+
+    name = PolicyName.GRESO
+    requires_post_filter = False
+
+    def __init__(self, config: GresoConfig | None = None) -> None:
+        self.cfg = config
+        self.streak: npt.NDArray[np.int8] = np.zeros(0, dtype=np.int8)
+        self.p_easy = 0.5
+        self.p_hard = 0.5
+
+    def configure(self, cfg: CurriculumConfig) -> None:
+        if self.cfg is None:
+            self.cfg = cfg.greso
+
+    def bind(self, num_items: int, numeric: dict[str, F64], cfg: CurriculumConfig) -> None:
+        self.configure(cfg)
+        assert self.cfg is not None
+        self.streak = np.zeros(num_items, dtype=np.int8)
+        self.p_easy, self.p_hard = self.cfg.p_easy, self.cfg.p_hard
+
+    def add_items(self, n: int, numeric: dict[str, F64]) -> None:
+        self.streak = np.concatenate([self.streak, np.zeros(n, dtype=np.int8)])
+
+    def keep_probability(self, ids: I64) -> F64:
+        """Probability that each id survives the pre-rollout filter."""
+        assert self.cfg is not None
+        s = self.streak[ids].astype(np.float64)
+        keep = np.where(s > 0, self.p_easy ** s, np.where(s < 0, self.p_hard ** (-s), 1.0))
+        out: F64 = np.maximum(keep, self.cfg.min_keep)
+        return out
+
+    def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
+        kept: list[I64] = []
+        total = 0
+        visited = np.zeros(0, dtype=np.int64)
+        m = max(2 * n, 64)
+        while total < n and visited.size < view.num_items:
+            pool = _fresh_pool(rng, view.num_items, m, visited)  # random order, unvisited
+            visited = np.concatenate([visited, pool])
+            keep = rng.random(pool.shape[0]) < self.keep_probability(pool)
+            kept.append(pool[keep][: n - total])
+            total += kept[-1].size
+            m *= 2
+        return Selection(ids=np.concatenate(kept)[:n])
+
+    def observe(self, obs: Observation) -> None:
+        assert self.cfg is not None
+        easy, hard = obs.all_correct, obs.all_wrong
+        s = self.streak[obs.ids].astype(np.int16)
+        s = np.where(easy, np.maximum(s, 0) + 1, np.where(hard, np.minimum(s, 0) - 1, 0))
+        self.streak[obs.ids] = np.clip(s, -127, 127).astype(np.int8)
+        if obs.ids.size:
+            step = self.cfg.delta
+            share_easy, share_hard = float(easy.mean()), float(hard.mean())
+            self.p_easy += -step if share_easy > self.cfg.target_easy else step
+            self.p_hard += -step if share_hard > self.cfg.target_hard else step
+            self.p_easy = float(np.clip(self.p_easy, 0.0, 1.0))
+            self.p_hard = float(np.clip(self.p_hard, 0.0, 1.0))
+
+    def state(self) -> tuple[Arrays, Meta]:
+        return {"streak": self.streak.copy()}, {"p_easy": self.p_easy, "p_hard": self.p_hard}
+
+    def check_state(self, arrays: Arrays, meta: Meta, num_items: int) -> None:
+        _check_array(arrays, "streak", num_items, "i")
+        for key in ("p_easy", "p_hard"):
+            v = meta.get(key)
+            if not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
+                raise StateError(f"GRESO state {key!r} must be a number in [0, 1], got {v!r}")
+
+    def load_state(self, arrays: Arrays, meta: Meta) -> None:
+        self.streak = arrays["streak"].astype(np.int8)
+        self.p_easy, self.p_hard = float(meta["p_easy"]), float(meta["p_hard"])
+
+
+def _fresh_pool(rng: np.random.Generator, num_items: int, m: int, visited: I64) -> I64:
+    """Up to ``m`` random ids not in ``visited`` (small), in random order."""
+    left = num_items - visited.size
+    if m >= left or visited.size > num_items // 4:
+        rest = np.setdiff1d(np.arange(num_items, dtype=np.int64), visited, assume_unique=True)
+        return rng.permutation(rest)[:m]
+    out = random_pool(rng, num_items, m + visited.size)
+    return out[~np.isin(out, visited)][:m]
+
+
+# --------------------------------------------------------------------------- mopps
+class Mopps:
+    """MoPPS (arXiv 2507.04632): Beta posterior per prompt, Thompson sampling, closest to 0.5.
+
+    Prior Beta(a0, b0) = Beta(1, 1); after a prompt's rollouts, a <- l*a + (1-l)*a0 + k and
+    b <- l*b + (1-l)*b0 + (n - k). A pool of ``pool_factor * n`` candidates is drawn uniformly,
+    theta ~ Beta(a, b) is sampled for each, and the n with theta closest to ``target`` are
+    taken. Unseen prompts sit at the flat prior. Per-item state: two float32.
+    """
+
+    name = PolicyName.MOPPS
+    requires_post_filter = False
+
+    def __init__(self, config: MoppsConfig | None = None) -> None:
+        self.cfg = config
+        self.alpha: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
+        self.beta: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
+
+    def configure(self, cfg: CurriculumConfig) -> None:
+        if self.cfg is None:
+            self.cfg = cfg.mopps
+
+    def bind(self, num_items: int, numeric: dict[str, F64], cfg: CurriculumConfig) -> None:
+        self.configure(cfg)
+        assert self.cfg is not None
+        self.alpha = np.full(num_items, self.cfg.prior_alpha, dtype=np.float32)
+        self.beta = np.full(num_items, self.cfg.prior_beta, dtype=np.float32)
+
+    def add_items(self, n: int, numeric: dict[str, F64]) -> None:
+        assert self.cfg is not None
+        self.alpha = np.concatenate([self.alpha, np.full(n, self.cfg.prior_alpha, np.float32)])
+        self.beta = np.concatenate([self.beta, np.full(n, self.cfg.prior_beta, np.float32)])
+
+    def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
+        assert self.cfg is not None
+        pool = random_pool(rng, view.num_items, self.cfg.pool_factor * n)
+        theta = rng.beta(self.alpha[pool].astype(np.float64), self.beta[pool].astype(np.float64))
+        return Selection(ids=pool[top_k(-np.abs(theta - self.cfg.target), n)])
+
+    def observe(self, obs: Observation) -> None:
+        assert self.cfg is not None
+        lam, ids = self.cfg.decay, obs.ids
+        a = lam * self.alpha[ids] + (1 - lam) * self.cfg.prior_alpha + obs.k
+        b = lam * self.beta[ids] + (1 - lam) * self.cfg.prior_beta + (obs.n - obs.k)
+        self.alpha[ids] = a.astype(np.float32)
+        self.beta[ids] = b.astype(np.float32)
+
+    def state(self) -> tuple[Arrays, Meta]:
+        return {"alpha": self.alpha.copy(), "beta": self.beta.copy()}, {}
+
+    def check_state(self, arrays: Arrays, meta: Meta, num_items: int) -> None:
+        for key in ("alpha", "beta"):
+            _check_array(arrays, key, num_items, "f")
+            if num_items and not (np.all(np.isfinite(arrays[key])) and arrays[key].min() > 0):
+                raise StateError(f"MoPPS state {key!r} must be finite and positive")
+
+    def load_state(self, arrays: Arrays, meta: Meta) -> None:
+        self.alpha = arrays["alpha"].astype(np.float32)
+        self.beta = arrays["beta"].astype(np.float32)
+
+
+# --------------------------------------------------------------------------- learnability
+class Learnability:
+    """LILO learnability sampling (arXiv 2502.12272): weight p(1 - p) of the last pass rate.
+
+    p is the pass rate observed at the item's last update (NaN until observed, scored
+    ``unseen_learnability``). From a uniform pool of ``pool_factor * n`` candidates, n are drawn
+    without replacement with probability proportional to p(1 - p) + floor (Efraimidis-Spirakis
+    exponential keys, O(pool)). Per-item state: one float32.
+    """
+
+    name = PolicyName.LEARNABILITY
+    requires_post_filter = False
+
+    def __init__(self, config: LearnabilityConfig | None = None) -> None:
+        self.cfg = config
+        self.last_p: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
+
+    def configure(self, cfg: CurriculumConfig) -> None:
+        if self.cfg is None:
+            self.cfg = cfg.learnability
+
+    def bind(self, num_items: int, numeric: dict[str, F64], cfg: CurriculumConfig) -> None:
+        self.configure(cfg)
+        assert self.cfg is not None
+        self.last_p = np.full(num_items, np.nan, dtype=np.float32)
+
+    def add_items(self, n: int, numeric: dict[str, F64]) -> None:
+        self.last_p = np.concatenate([self.last_p, np.full(n, np.nan, dtype=np.float32)])
+
+    def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
+        assert self.cfg is not None
+        pool = random_pool(rng, view.num_items, self.cfg.pool_factor * n)
+        p = self.last_p[pool].astype(np.float64)
+        learn = np.where(np.isnan(p), self.cfg.unseen_learnability, p * (1.0 - p))
+        keys = rng.exponential(size=pool.shape[0]) / (learn + self.cfg.floor)
+        return Selection(ids=pool[top_k(-keys, n)])
+
+    def observe(self, obs: Observation) -> None:
+        self.last_p[obs.ids] = (obs.k / obs.n).astype(np.float32)
+
+    def state(self) -> tuple[Arrays, Meta]:
+        return {"last_p": self.last_p.copy()}, {}
+
+    def check_state(self, arrays: Arrays, meta: Meta, num_items: int) -> None:
+        _check_array(arrays, "last_p", num_items, "f")
+
+    def load_state(self, arrays: Arrays, meta: Meta) -> None:
+        self.last_p = arrays["last_p"].astype(np.float32)
+
+
+# --------------------------------------------------------------------------- static
+class Static:
+    """AdaRFT-like band over an offline difficulty (arXiv 2504.05520).
+
+    Offline difficulty d in [0, 100] (higher = harder) comes from the feature named
+    ``difficulty_feature`` (min-max scaled) or from ``pass_rate_feature`` p as 100 * (1 - p);
+    missing values sit at 50. After each update the target moves:
+    T <- clip(T + eta * tanh(alpha * (R_avg - beta)), 0, 100), R_avg = mean reward of the
+    batch; select() returns the n items with d closest to T (a window of a sorted index, O(n)).
+    """
+
+    name = PolicyName.STATIC
+    requires_post_filter = False
+
+    def __init__(self, config: StaticConfig | None = None) -> None:
+        self.cfg = config
+        self.difficulty: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
+        self.order: I64 = np.zeros(0, dtype=np.int64)
+        self.target = 0.0
+        self.scale: tuple[float, float] = (0.0, 1.0)
+
+    def _difficulty(self, numeric: dict[str, F64], n: int) -> npt.NDArray[np.float32]:
+        assert self.cfg is not None
+        if self.cfg.pass_rate_feature in numeric:
+            p = numeric[self.cfg.pass_rate_feature]
+            if p.ndim != 1 or np.nanmin(p, initial=0.0) < 0 or np.nanmax(p, initial=1.0) > 1:
+                raise FeatureError(
+                    f"feature {self.cfg.pass_rate_feature!r} must be 1-D pass rates in [0, 1]"
+                )
+            d = 100.0 * (1.0 - p)
+        else:
+            raw = numeric[self.cfg.difficulty_feature]
+            if raw.ndim != 1:
+                raise FeatureError(f"feature {self.cfg.difficulty_feature!r} must be 1-D")
+            lo, hi = self.scale
+            d = 100.0 * (raw - lo) / (hi - lo)
+        return np.nan_to_num(np.clip(d, 0.0, 100.0), nan=50.0).astype(np.float32)
+
+    def configure(self, cfg: CurriculumConfig) -> None:
+        if self.cfg is None:
+            self.cfg = cfg.static
+
+    def bind(self, num_items: int, numeric: dict[str, F64], cfg: CurriculumConfig) -> None:
+        self.configure(cfg)
+        assert self.cfg is not None
+        c = self.cfg
+        if c.pass_rate_feature not in numeric and c.difficulty_feature not in numeric:
+            raise FeatureError(
+                f"policy 'static' needs an offline difficulty: pass features="
+                f"{{{c.difficulty_feature!r}: ..., }} (higher = harder) or "
+                f"{{{c.pass_rate_feature!r}: ...}} (offline pass rates in [0, 1])"
+            )
+        if c.pass_rate_feature not in numeric:
+            raw = numeric[c.difficulty_feature]
+            lo = float(np.nanmin(raw, initial=np.inf)) if raw.size else 0.0
+            hi = float(np.nanmax(raw, initial=-np.inf)) if raw.size else 1.0
+            self.scale = (lo, hi if hi > lo else lo + 1.0) if np.isfinite(lo) else (0.0, 1.0)
+        self.difficulty = self._difficulty(numeric, num_items)
+        self.order = np.argsort(self.difficulty, kind="stable").astype(np.int64)
+        self.target = c.target_init
+
+    def add_items(self, n: int, numeric: dict[str, F64]) -> None:
+        self.difficulty = np.concatenate([self.difficulty, self._difficulty(numeric, n)])
+        self.order = np.argsort(self.difficulty, kind="stable").astype(np.int64)
+
+    def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
+        d_sorted = self.difficulty[self.order]
+        pos = int(np.searchsorted(d_sorted, self.target))
+        lo, hi = max(0, pos - n), min(d_sorted.shape[0], pos + n)
+        window = np.arange(lo, hi)
+        best = window[top_k(-np.abs(d_sorted[window] - self.target), n)]
+        return Selection(ids=self.order[best])
+
+    def observe(self, obs: Observation) -> None:
+        assert self.cfg is not None
+        if obs.ids.size == 0:
+            return
+        r_avg = float(np.mean(obs.k / obs.n))
+        c = self.cfg
+        self.target = float(np.clip(self.target + c.eta * np.tanh(c.alpha * (r_avg - c.beta)),
+                                    0.0, 100.0))
+
+    def state(self) -> tuple[Arrays, Meta]:
+        return {"difficulty": self.difficulty.copy()}, {"target": self.target,
+                                                         "scale": list(self.scale)}
+
+    def check_state(self, arrays: Arrays, meta: Meta, num_items: int) -> None:
+        _check_array(arrays, "difficulty", num_items, "f")
+        t = meta.get("target")
+        if not isinstance(t, (int, float)) or not 0.0 <= float(t) <= 100.0:
+            raise StateError(f"static state 'target' must be in [0, 100], got {t!r}")
+
+    def load_state(self, arrays: Arrays, meta: Meta) -> None:
+        self.difficulty = arrays["difficulty"].astype(np.float32)
+        self.order = np.argsort(self.difficulty, kind="stable").astype(np.int64)
+        self.target = float(meta["target"])
+        lo, hi = meta.get("scale", [0.0, 1.0])
+        self.scale = (float(lo), float(hi))
+
+
+# --------------------------------------------------------------------------- oracle
+class Oracle(_Stateless):
+    """Upper bound given the true pass rates: maximise the true P(mixed group).
+
+    ``pass_rate_fn(ids) -> p`` returns the current true pass rate of each id (simulation and
+    lab only). With ``pool_factor=None`` (default) it scores the WHOLE pool each call (O(N)) and
+    takes the n items with the largest 1 - p^G - (1-p)^G; with an int it scores a random pool
+    of ``pool_factor * n`` like the other policies.
+    """
+
+    name = PolicyName.ORACLE
+    requires_post_filter = False
+
+    def __init__(self, pass_rate_fn: Any, pool_factor: int | None = None) -> None:
+        if not callable(pass_rate_fn):
+            raise ConfigError("Oracle needs pass_rate_fn: a callable ids -> true pass rates")
+        if pool_factor is not None and (isinstance(pool_factor, bool) or
+                                        not isinstance(pool_factor, int) or pool_factor < 1):
+            raise ConfigError(f"Oracle pool_factor must be None or an int >= 1, got {pool_factor!r}")
+        self.pass_rate_fn = pass_rate_fn
+        self.pool_factor = pool_factor
+
+    def true_pass_rate(self, ids: I64) -> F64:
+        """Call ``pass_rate_fn`` and check its answer."""
+        p = np.asarray(self.pass_rate_fn(ids), dtype=np.float64)
+        if p.shape != ids.shape or not np.all(np.isfinite(p)) or (p.size and (
+                p.min() < 0 or p.max() > 1)):
+            raise ZpdError(
+                f"Oracle pass_rate_fn must return {ids.shape[0]} finite pass rates in [0, 1]"
+            )
+        return p
+
+    def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
+        if self.pool_factor is None:
+            pool = np.arange(view.num_items, dtype=np.int64)
+        else:
+            pool = random_pool(rng, view.num_items, self.pool_factor * n)
+        p = self.true_pass_rate(pool)
+        g = view.group_size
+        score = 1.0 - p**g - (1.0 - p) ** g
+        return Selection(ids=pool[top_k(score, n)])
+
+
+# --------------------------------------------------------------------------- factory
+_BY_NAME: dict[PolicyName, type[Any]] = {
+    PolicyName.ZPD: ZpdPolicy,
+    PolicyName.UNIFORM: Uniform,
+    PolicyName.DAPO: Dapo,
+    PolicyName.GRESO: Greso,
+    PolicyName.MOPPS: Mopps,
+    PolicyName.LEARNABILITY: Learnability,
+    PolicyName.STATIC: Static,
+}
+
+
+def make_policy(policy: object) -> Policy:
+    """A fresh, unbound policy from a name, a :class:`PolicyName`, or a policy object."""
+    if isinstance(policy, (str, PolicyName)):
+        name = PolicyName.parse(policy)
+        if name is PolicyName.ORACLE:
+            raise ConfigError(
+                "policy 'oracle' needs the true pass rates: pass "
+                "policy=zpd.core.policies.Oracle(pass_rate_fn) instead of the string"
+            )
+        out: Policy = _BY_NAME[name]()
+        return out
+    if isinstance(policy, Policy):
+        return policy
+    raise ConfigError(
+        f"policy must be a name ({', '.join(m.value for m in PolicyName)}), a PolicyName, or a "
+        f"policy object, got {type(policy).__name__}"
+    )

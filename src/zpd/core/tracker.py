@@ -1,0 +1,120 @@
+"""Per-item Beta posterior over the pass rate, with lazy forgetting toward a moving prior.
+
+For item i with stored pseudo-counts (a_i, b_i) written at round t_i, the posterior read at
+round t is (cf. the discounted Beta-Bernoulli of MoPPS, arXiv 2507.04632, with the flat prior
+replaced by the ability model's current prediction)::
+
+    l = forgetting ** (t - t_i)                     # evidence kept
+    a = l * a_i + (1 - l) * s * m                   # m: predicted pass rate now
+    b = l * b_i + (1 - l) * s * (1 - m)             # s: prior strength (pseudo-counts)
+
+so a stale item's estimate moves with the ability model instead of drifting to a flat 0.5.
+An update adds k successes and n - k failures to the decayed posterior and stamps t_i = t.
+Never-observed items read as Beta(s*m, s*(1-m)). Decay is lazy: nothing is touched until an
+item is read or updated, so every call is O(len(ids)), never O(num_items).
+
+This module is only the posterior store and Beta arithmetic; the prior (m, s) comes from
+:mod:`zpd.core.ability` via the curriculum. State: 12 bytes per item.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from zpd.core.config import TrackerConfig
+
+__all__ = ["Tracker", "beta_moments", "prob_mixed"]
+
+F64 = npt.NDArray[np.float64]
+F32 = npt.NDArray[np.float32]
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+
+NEVER = -1
+"""Round stamp of a never-observed item."""
+
+
+def beta_moments(a: F64, b: F64) -> tuple[F64, F64]:
+    """Mean and standard deviation of Beta(a, b)."""
+    s = a + b
+    mean = a / s
+    sd = np.sqrt(a * b / (s * s * (s + 1.0)))
+    return mean, sd
+
+
+def prob_mixed(a: F64, b: F64, group_size: int) -> F64:
+    """P(0 < successes < G) for G Bernoulli(p) draws with p ~ Beta(a, b).
+
+    Closed form from the Beta moments: 1 - E[p^G] - E[(1-p)^G], with
+    E[p^G] = prod_{j<G} (a + j) / (a + b + j). Worked example: Beta(1, 1) and G = 8 give
+    1 - 2/9 = 0.777...; a point mass at p = 0.5 would give 1 - 2 * 0.5**8 = 0.992.
+    """
+    ep = np.ones_like(a)
+    eq = np.ones_like(a)
+    s = a + b
+    for j in range(group_size):
+        ep *= (a + j) / (s + j)
+        eq *= (b + j) / (s + j)
+    out: F64 = np.clip(1.0 - ep - eq, 0.0, 1.0)
+    return out
+
+
+class Tracker:
+    """Beta pseudo-counts (float32) and last-update round (int32) per item."""
+
+    def __init__(self, cfg: TrackerConfig, num_items: int) -> None:
+        self.cfg = cfg
+        self.alpha: F32 = np.zeros(num_items, dtype=np.float32)  # (N,)
+        self.beta: F32 = np.zeros(num_items, dtype=np.float32)  # (N,)
+        self.last: I32 = np.full(num_items, NEVER, dtype=np.int32)  # (N,)
+
+    @property
+    def num_items(self) -> int:
+        """Number of items tracked."""
+        return int(self.alpha.shape[0])
+
+    def append(self, n: int) -> None:
+        """Add ``n`` never-observed items."""
+        self.alpha = np.concatenate([self.alpha, np.zeros(n, dtype=np.float32)])
+        self.beta = np.concatenate([self.beta, np.zeros(n, dtype=np.float32)])
+        self.last = np.concatenate([self.last, np.full(n, NEVER, dtype=np.int32)])
+
+    def seen(self, ids: I64) -> npt.NDArray[np.bool_]:
+        """True where the item has been observed at least once."""
+        out: npt.NDArray[np.bool_] = self.last[ids] != NEVER
+        return out
+
+    def age(self, ids: I64, step: int) -> F64:
+        """Rounds since the item's last update (0 for never-observed items)."""
+        last = self.last[ids]
+        out: F64 = np.where(last == NEVER, 0.0, step - last.astype(np.float64))
+        return out
+
+    def posterior(self, ids: I64, prior_mean: F64, prior_strength: F64, step: int
+                  ) -> tuple[F64, F64]:
+        """Beta(a, b) of ``ids`` at round ``step``, decayed toward the given prior."""
+        last = self.last[ids]
+        never = last == NEVER
+        lam = np.where(never, 0.0, self.cfg.forgetting ** (step - last.astype(np.float64)))
+        a = lam * self.alpha[ids] + (1.0 - lam) * prior_strength * prior_mean
+        b = lam * self.beta[ids] + (1.0 - lam) * prior_strength * (1.0 - prior_mean)
+        return a, b
+
+    def observe(self, ids: I64, k: F64, n: F64, a: F64, b: F64, step: int) -> None:
+        """Store Beta(a + k, b + n - k) for unique ``ids`` (a, b: their posterior now)."""
+        self.alpha[ids] = (a + k).astype(np.float32)
+        self.beta[ids] = (b + (n - k)).astype(np.float32)
+        self.last[ids] = np.int32(step)
+
+    def state_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """Arrays of the state dict (copies)."""
+        return {"alpha": self.alpha.copy(), "beta": self.beta.copy(), "last": self.last.copy()}
+
+    def load_arrays(self, arrays: dict[str, npt.NDArray[Any]]) -> None:
+        """Load arrays already checked by the caller."""
+        self.alpha = arrays["alpha"].astype(np.float32)
+        self.beta = arrays["beta"].astype(np.float32)
+        self.last = arrays["last"].astype(np.int32)
