@@ -141,6 +141,10 @@ def test_shortcut_flags_fire_on_each_shortcut() -> None:
     assert shortcut_flags(sc, "s|231$")["skipped_scratchpad"]
     assert shortcut_flags(sc, "d231$")["skipped_scratchpad"]
     assert not shortcut_flags(sc, "s75,48|231$")["skipped_scratchpad"]
+    assert not shortcut_flags(it, "d231$")["skipped_scratchpad"]
+    anyf = _add_item(47, 85, "any")
+    assert verify(anyf, "s|231$") == 1.0 and shortcut_flags(anyf, "s|231$")["skipped_scratchpad"]
+    assert not shortcut_flags(anyf, "s75,48|231$")["skipped_scratchpad"]
     ca = _add_item(47, 85, "carry")
     assert shortcut_flags(ca, "c20,30|22$")["ignored_carries"]
     no_carry = _add_item(12, 34)
@@ -214,11 +218,11 @@ def test_make_pool_blocks_ids_and_disjoint_eval_sets() -> None:
         nd = np.array([it.n_digits for it in pool.train])[pool.band_of == b]
         assert nd.min() >= lo and nd.max() <= hi
     train = {it.prompt for it in pool.train}
-    sets = [pool.eval_band, pool.eval_hard, pool.eval_prior]
+    sets = [pool.eval_band, pool.eval_hard, pool.eval_prior, pool.eval_easy]
     prompts = [{it.prompt for it in s} for s in sets]
     assert len(train) == len(pool.train)
-    assert all(not (p & train) for p in prompts)
-    assert not (prompts[0] & prompts[1]) and not (prompts[1] & prompts[2])
+    assert [len(p) for p in prompts] == [128, 128, 128, 128]
+    assert len(set().union(train, *prompts)) == len(train) + 4 * 128  # pairwise disjoint
     trained_cats = {(it.op, it.fmt) for it in pool.train}
     assert not trained_cats & {(it.op, it.fmt) for it in pool.eval_prior}
     assert pool.features()["category"].shape == (600,)

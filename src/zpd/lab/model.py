@@ -430,7 +430,8 @@ def save_pretrained(model: GPT, tokenizer: CharTokenizer, directory: str | os.Pa
 def load_pretrained(directory: str | os.PathLike[str], device: str | torch.device = "cpu"
                     ) -> tuple[GPT, CharTokenizer]:
     """Load a directory written by :func:`save_pretrained` (or by ``GPT2LMHeadModel
-    .save_pretrained`` for a compatible config, e.g. after TRL training). No pickle."""
+    .save_pretrained`` for a compatible config, e.g. after TRL training). No pickle. The loaded
+    model has dropout 0 (RL and evaluation want a deterministic policy)."""
     from safetensors.torch import load_file
 
     d = Path(directory)

@@ -524,8 +524,9 @@ def shortcut_flags(item: Item, completion: str) -> dict[str, bool]:
 
     - ``echo_operand``: the answer (canonical or as written) equals an operand string;
     - ``repeated_block``: the answer is one short block repeated (``"7777"``, ``"1212"``);
-    - ``skipped_scratchpad``: scratch/carry was requested but the work is missing or shorter
-      than required (checked even when the answer is right: the reward does not check work);
+    - ``skipped_scratchpad``: scratch/carry was requested (or chosen under ``any``) but the work
+      is missing or shorter than required (flagged even when the answer is right: the reward
+      does not check work);
     - ``ignored_carries``: add with carries whose answer is the carry-less digit-wise sum, or a
       carry trace whose carries are all zero.
     """
@@ -540,9 +541,12 @@ def shortcut_flags(item: Item, completion: str) -> dict[str, bool]:
         "skipped_scratchpad": False,
         "ignored_carries": False,
     }
-    if item.fmt in (Fmt.SCRATCH.value, Fmt.CARRY.value):
+    work_fmts = (Fmt.SCRATCH.value, Fmt.CARRY.value)
+    if item.fmt in work_fmts:  # work requested: another format or short work skips it
         need = len(expected_work(item, Fmt(item.fmt)))
-        flags["skipped_scratchpad"] = fmt not in ("scratch", "carry") or len(work or []) < need
+        flags["skipped_scratchpad"] = fmt not in work_fmts or len(work or []) < need
+    elif fmt in work_fmts and Fmt(fmt) in ALLOWED[parse_op(item.op)]:  # work chosen, then skipped
+        flags["skipped_scratchpad"] = len(work or []) < len(expected_work(item, Fmt(fmt)))
     if item.op == Op.ADD.value and item.n_carries > 0:
         a, b = item.operands
         ignored = wrong and ans == carryless_sum(a, b)
@@ -594,7 +598,7 @@ class PoolConfig:
     """Held-out prior skills: ops/formats the base saw (clean) that RL does not train; each
     block contributes its ``n_items``."""
     n_eval: int = 128
-    """Items per held-out set drawn like the in-band and the too-hard blocks."""
+    """Items per held-out set drawn like the easy, in-band and too-hard blocks."""
 
     def __post_init__(self) -> None:
         for name in BANDS:
@@ -623,6 +627,9 @@ class Pool:
     """Held-out items drawn like the too-hard block."""
     eval_prior: tuple[Item, ...]
     """Held-out prior-skill items (not trained by RL)."""
+    eval_easy: tuple[Item, ...] = ()
+    """Held-out items drawn like the too-easy block (drawn last: adding it left the other
+    sets unchanged)."""
 
     def features(self) -> dict[str, np.ndarray]:
         """Item features of the train pool for ``zpd.Curriculum(features=...)``."""
@@ -631,7 +638,8 @@ class Pool:
 
 def make_pool(config: PoolConfig | None = None, seed: int = 0) -> Pool:
     """Build the demo's pool: the three blocks shuffled together (unique prompts, ids = index),
-    plus held-out in-band / hard / prior sets whose prompts never occur in the pool."""
+    plus held-out in-band / hard / prior / easy sets whose prompts never occur in the pool nor
+    in one another."""
     config = config if config is not None else PoolConfig()
     rng = np.random.default_rng(seed)
     seen: set[str] = set()
@@ -659,6 +667,7 @@ def make_pool(config: PoolConfig | None = None, seed: int = 0) -> Pool:
             it.with_id(i)
             for i, it in enumerate(x for p in config.prior for x in held_out(p, p.n_items))
         ),
+        eval_easy=held_out(config.easy, config.n_eval),
     )
 
 
