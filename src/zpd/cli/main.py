@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # (module under zpd.cli) — order is the order shown in `zpd --help`.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "sim",
+    "watch",
 )
 
 DESCRIPTION = """\
