@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 EXAMPLES = """\
@@ -59,10 +60,12 @@ def run(args: argparse.Namespace) -> int:
     except MonitorInputError as e:
         print(f"zpd watch: {e}", file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(health.to_dict(), indent=2))
-    else:
-        print(format_run(health, all_metrics=args.all_metrics))
+    text = (json.dumps(health.to_dict(), indent=2) if args.json
+            else format_run(health, all_metrics=args.all_metrics))
+    try:
+        print(text)
+    except BrokenPipeError:  # `zpd watch RUN | head`: the reader left; not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
     level = _FAIL_LEVELS[args.fail_on]
     if level is not None and health.verdict in VERDICTS and VERDICTS.index(health.verdict) >= level:
         return 1
