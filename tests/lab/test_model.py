@@ -157,3 +157,24 @@ def test_hf_round_trip_greedy_tokens_and_logits_match(tmp_path) -> None:
 def test_load_rejects_missing_dir(tmp_path) -> None:
     with pytest.raises(ModelError, match="config.json"):
         load_pretrained(tmp_path)
+
+
+def test_sequence_logprobs_equals_per_row_unpadded_forward() -> None:
+    m = _model(3, scale=4.0)
+    prompts = _prompts(5, seed=2)
+    comps = [TOK.encode(s) for s in ("d12$", "r3$", "s45,67|901$", "d$", "c10,01|1$")]
+    T = max(len(c) for c in comps)
+    comp = torch.full((5, T), TOK.pad_id, dtype=torch.long)
+    for i, c in enumerate(comps):
+        comp[i, : len(c)] = torch.tensor(c)
+    mask = comp != TOK.pad_id
+    p_ids, _ = left_pad(prompts, TOK.pad_id)
+    got = sequence_logprobs(m, p_ids, comp, mask, temperature=0.5)
+    for i, (p, c) in enumerate(zip(prompts, comps)):
+        logits, _ = m(torch.tensor([p + c]))
+        ref = torch.log_softmax(logits[0, len(p) - 1 : -1] / 0.5, -1)
+        ref = ref.gather(1, torch.tensor(c)[:, None]).squeeze(1)
+        assert torch.allclose(got[i, : len(c)], ref, atol=1e-5)
+        assert (got[i, len(c) :] == 0).all()
+    got.sum().backward()
+    assert m.transformer["wte"].weight.grad is not None

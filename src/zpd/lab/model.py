@@ -380,14 +380,23 @@ def sequence_logprobs(
 ) -> torch.Tensor:
     """Per-token log-probabilities (B, T) of ``completion_ids`` (B, T) after left-padded
     ``prompt_ids`` (B, Tp) (pads = ``pad_id``), under softmax(logits / temperature); 0 where
-    ``mask`` (B, T) is 0. Differentiable (use for the GRPO loss and the KL to the base)."""
+    ``mask`` (B, T) is 0. Differentiable (use for the GRPO loss and the KL to the base).
+
+    Each row is re-laid out as [prompt, completion, right pads] so that one plain causal pass
+    (no attention mask, SDPA's fast path) gives exactly the left-padded, masked result."""
     if prompt_ids.shape[0] != completion_ids.shape[0] or completion_ids.shape != mask.shape:
         raise ModelError("prompt_ids (B, Tp), completion_ids (B, T) and mask (B, T) disagree")
-    Tp = prompt_ids.shape[1]
-    idx = torch.cat([prompt_ids, completion_ids], 1)  # (B, Tp + T)
-    am = torch.cat([prompt_ids != pad_id, torch.ones_like(completion_ids, dtype=torch.bool)], 1)
-    logits, _ = model(idx[:, :-1], attention_mask=am[:, :-1])  # (B, Tp + T - 1, V)
-    logits = logits[:, Tp - 1 :] / temperature  # (B, T, V): predicts completion tokens
+    B, Tp = prompt_ids.shape
+    T = completion_ids.shape[1]
+    plen = (prompt_ids != pad_id).sum(1)  # (B,)
+    if bool((plen == 0).any()):
+        raise ModelError("every prompt needs at least one non-pad token")
+    full = torch.cat([prompt_ids, completion_ids], 1)  # (B, Tp + T)
+    src = torch.arange(Tp + T, device=full.device)[None, :] + (Tp - plen)[:, None]  # (B, Tp + T)
+    seq = full.gather(1, src.clamp(max=Tp + T - 1))  # left-aligned; tail beyond is junk, unread
+    logits, _ = model(seq[:, :-1])  # (B, Tp + T - 1, V)
+    at = (plen - 1)[:, None] + torch.arange(T, device=full.device)[None, :]  # (B, T)
+    logits = logits.gather(1, at[:, :, None].expand(B, T, logits.shape[-1])) / temperature
     logp = torch.log_softmax(logits, -1).gather(2, completion_ids[:, :, None]).squeeze(2)
     return logp * mask.to(logp.dtype)  # (B, T)
 
