@@ -1,0 +1,48 @@
+"""``curriculum/...`` metrics of one batch whose rewards reached the curriculum.
+
+What it is: a pure function from (curriculum, the draw, the rewarded ids, rewards, the posterior
+estimate before the update) to ``dict[str, float]``, shared by the TRL, verl and Ray shims so that
+each host logs the same names. What it is not: a training-health monitor (``zpd.monitors``) or a
+logging sink (each host logs through its own channel).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from zpd.integrations._ledger import Draw
+
+
+def batch_metrics(
+    curriculum: Any,
+    draw: Draw,
+    ids: np.ndarray,
+    rewards: np.ndarray,
+    predicted: np.ndarray,
+) -> dict[str, float]:
+    """Metrics of one rewarded batch.
+
+    ``ids`` (n,) int64, ``rewards`` (n, G) in [0, 1], ``predicted`` (n,) posterior mean pass rate
+    of each id before this batch's update.
+    """
+    from zpd.core.advantage import informative
+
+    group_mean = rewards.mean(axis=1)  # (n,)
+    n_items = int(curriculum.num_items)
+    quarantined = np.asarray(curriculum.quarantined(np.arange(n_items, dtype=np.int64)))
+    return {
+        "curriculum/batch_pass_rate": float(group_mean.mean()) if ids.size else float("nan"),
+        "curriculum/informative_share": (
+            float(np.mean(informative(rewards))) if ids.size else float("nan")
+        ),
+        "curriculum/predicted_pass_rate": float(predicted.mean()) if ids.size else float("nan"),
+        "curriculum/prediction_abs_error": (
+            float(np.abs(predicted - group_mean).mean()) if ids.size else float("nan")
+        ),
+        "curriculum/anchor_share": float(draw.anchors.size / max(draw.ids.size, 1)),
+        "curriculum/quarantined_share": float(quarantined.mean()) if n_items else 0.0,
+        "curriculum/staleness": float(draw.staleness),
+        "curriculum/dropped_groups": float(draw.ids.size - ids.size),
+    }
