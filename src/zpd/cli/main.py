@@ -15,6 +15,11 @@ from collections.abc import Sequence
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "sim",
     "watch",
+    "score",
+    "filter",
+    "select",
+    "profile",
+    "proxy",
 )
 
 DESCRIPTION = """\

@@ -1,0 +1,502 @@
+"""Streaming dataset readers and a resumable, append-only result log.
+
+What it is: the file layer of ``zpd.data``. Readers stream rows from JSONL, Parquet or a local
+Hugging Face ``datasets`` directory (``save_to_disk``) without loading the file into memory, number
+every row, and turn a malformed row into a :class:`RowError` that names the file and the row (or,
+with ``on_error="skip"``, into a counted :class:`Skipped` marker). :class:`ResultLog` appends result
+records as JSON lines, fsyncs each batch, and on a second run with the same settings resumes after
+the last finished row. What it is not: scoring or model code (see ``pipeline``, ``distance``,
+``difficulty``); it imports neither torch nor transformers.
+
+Row numbers: ``row`` is the 0-based position of a record in the dataset (blank JSONL lines are not
+records), i.e. the index a trainer's dataset would give it; JSONL errors also name the 1-based line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from zpd.data.errors import DataError, ResumeError, RowError
+
+# Rows read from Parquet / HF datasets per underlying batch: bounded memory, cheap per-row overhead.
+_READ_BATCH = 1024
+
+
+class DataFormat(str, Enum):
+    """On-disk dataset formats the readers understand."""
+
+    JSONL = "jsonl"
+    PARQUET = "parquet"
+    HF = "hf"
+
+
+class OnError(str, Enum):
+    """What to do with a malformed row."""
+
+    RAISE = "raise"
+    SKIP = "skip"
+
+
+def parse_enum(enum_type: type[Enum], value: Any, what: str) -> Any:
+    """Parse a string (or member) into ``enum_type``; a clear :class:`DataError` otherwise."""
+    if isinstance(value, enum_type):
+        return value
+    try:
+        return enum_type(value)
+    except ValueError:
+        choices = ", ".join(repr(m.value) for m in enum_type)  # type: ignore[attr-defined]
+        raise DataError(f"{what} must be one of {choices}; got {value!r}") from None
+
+
+def detect_format(path: str | os.PathLike[str]) -> DataFormat:
+    """Guess the format of ``path`` from its suffix (or, for a directory, Hugging Face datasets)."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"dataset {str(p)!r} does not exist; pass a JSONL or Parquet file or a "
+                        "directory written by datasets' save_to_disk")
+    if p.is_dir():
+        markers = ("dataset_info.json", "state.json", "dataset_dict.json")
+        if any((p / m).exists() for m in markers):
+            return DataFormat.HF
+        raise DataError(f"{str(p)!r} is a directory but not a Hugging Face datasets directory "
+                        f"(none of {', '.join(markers)}); save it with Dataset.save_to_disk")
+    suffix = p.suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        return DataFormat.JSONL
+    if suffix in (".parquet", ".pq"):
+        return DataFormat.PARQUET
+    raise DataError(f"cannot tell the format of {str(p)!r} from its suffix {suffix!r}; use "
+                    ".jsonl, .parquet, or a datasets directory")
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[int, int | None, dict[str, Any] | RowError]]:
+    row = 0
+    with open(path, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield row, line_no, RowError(
+                    f"{path}: line {line_no} (row {row}) is not valid JSON ({exc.msg} at column "
+                    f"{exc.colno}); fix the line or pass on_error='skip' / --on-error skip",
+                    path=str(path), row=row, line=line_no, reason="bad_json")
+            else:
+                if isinstance(rec, dict):
+                    yield row, line_no, rec
+                else:
+                    yield row, line_no, RowError(
+                        f"{path}: line {line_no} (row {row}) is a JSON {type(rec).__name__}, not an "
+                        "object; each line must be one JSON object",
+                        path=str(path), row=row, line=line_no, reason="not_object")
+            row += 1
+
+
+def _iter_parquet(path: Path) -> Iterator[tuple[int, int | None, dict[str, Any] | RowError]]:
+    import pyarrow.parquet as pq
+
+    row = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=_READ_BATCH):
+        for rec in batch.to_pylist():
+            yield row, None, rec
+            row += 1
+
+
+def _load_hf(path: Path, split: str | None) -> Any:
+    import datasets
+
+    ds = datasets.load_from_disk(str(path))
+    if isinstance(ds, datasets.DatasetDict):
+        names = list(ds.keys())
+        if split is None and len(names) == 1:
+            split = names[0]
+        if split not in ds:
+            raise DataError(f"{path} holds splits {names}; choose one with split= / --split")
+        ds = ds[split]
+    elif split is not None:
+        raise DataError(f"{path} is a single dataset without splits; drop split={split!r}")
+    return ds
+
+
+def _iter_hf(path: Path, split: str | None) -> Iterator[tuple[int, int | None, dict[str, Any]]]:
+    ds = _load_hf(path, split)
+    row = 0
+    for batch in ds.iter(batch_size=_READ_BATCH):
+        cols = list(batch.keys())
+        n = len(batch[cols[0]]) if cols else 0
+        for i in range(n):
+            yield row, None, {c: batch[c][i] for c in cols}
+            row += 1
+
+
+def iter_rows(
+    path: str | os.PathLike[str], *, split: str | None = None
+) -> Iterator[tuple[int, int | None, dict[str, Any] | RowError]]:
+    """Stream ``(row, line, record_or_error)`` from a dataset; memory does not grow with the file."""
+    p = Path(path)
+    fmt = detect_format(p)
+    if fmt is DataFormat.JSONL:
+        return _iter_jsonl(p)
+    if fmt is DataFormat.PARQUET:
+        return _iter_parquet(p)
+    return _iter_hf(p, split)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """Which columns of a row a tool reads, by role."""
+
+    required: tuple[tuple[str, str], ...] = (("prompt", "prompt"),)
+    """(role, column) pairs that every row must have as a non-empty string (or a number)."""
+    optional: tuple[tuple[str, str], ...] = ()
+    """(role, column) pairs that may be missing or null (the role's text is then ``None``)."""
+    id: str | None = None
+    """Column holding an item id (str or int); ``None`` uses the row number."""
+    category: str | None = None
+    """Column holding a category (str or int); ``None`` means no category."""
+
+    def __post_init__(self) -> None:
+        roles = [r for r, _ in self.required + self.optional]
+        if len(set(roles)) != len(roles):
+            raise DataError(f"field roles must be distinct; got {roles}")
+        for role, col in self.required + self.optional:
+            if not isinstance(col, str) or not col:
+                raise DataError(f"the column for {role!r} must be a non-empty name; got {col!r}")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One valid row: its position, id, category, the texts by role, and the raw record."""
+
+    row: int
+    id: str | int
+    category: str | int | None
+    text: Mapping[str, str | None]
+    raw: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A malformed row that was skipped (``on_error="skip"``) with the reason."""
+
+    row: int
+    reason: str
+    message: str
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return str(value)
+    return None
+
+
+def _where(path: Path, row: int, line: int | None) -> str:
+    return f"{path}: line {line} (row {row})" if line is not None else f"{path}: row {row}"
+
+
+def _validate(path: Path, row: int, line: int | None, rec: dict[str, Any], spec: FieldSpec) -> Item:
+    texts: dict[str, str | None] = {}
+    for role, col in spec.required:
+        if col not in rec:
+            have = ", ".join(sorted(map(str, rec))[:12])
+            raise RowError(f"{_where(path, row, line)} has no field {col!r} (the {role}); fields "
+                           f"present: {have}. Name the right column (e.g. --{role}-field) or fix "
+                           "the row", path=str(path), row=row, line=line, reason="missing_field")
+        txt = _as_text(rec[col])
+        if txt is None or not txt:
+            raise RowError(f"{_where(path, row, line)}: field {col!r} (the {role}) must be a "
+                           f"non-empty string or a number; got {rec[col]!r:.60}",
+                           path=str(path), row=row, line=line, reason="bad_field")
+        texts[role] = txt
+    for role, col in spec.optional:
+        value = rec.get(col)
+        txt = _as_text(value)
+        if value is not None and txt is None:
+            raise RowError(f"{_where(path, row, line)}: field {col!r} (the {role}) must be a string,"
+                           f" a number or null; got {value!r:.60}",
+                           path=str(path), row=row, line=line, reason="bad_field")
+        texts[role] = txt
+    item_id: str | int = row
+    if spec.id is not None:
+        value = rec.get(spec.id)
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise RowError(f"{_where(path, row, line)}: id field {spec.id!r} must be a string or "
+                           f"an integer; got {value!r:.60}", path=str(path), row=row, line=line,
+                           reason="bad_id")
+        item_id = value
+    category: str | int | None = None
+    if spec.category is not None:
+        value = rec.get(spec.category)
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise RowError(f"{_where(path, row, line)}: category field {spec.category!r} must be "
+                           f"a string or an integer; got {value!r:.60}", path=str(path), row=row,
+                           line=line, reason="bad_category")
+        category = value
+    return Item(row=row, id=item_id, category=category, text=texts, raw=rec)
+
+
+def iter_items(
+    path: str | os.PathLike[str],
+    spec: FieldSpec,
+    *,
+    on_error: OnError | str = OnError.RAISE,
+    start_row: int = 0,
+    split: str | None = None,
+) -> Iterator[Item | Skipped]:
+    """Stream validated :class:`Item` s (and :class:`Skipped` markers) from row ``start_row`` on.
+
+    With ``on_error="raise"`` the first malformed row raises :class:`RowError`; with ``"skip"`` it
+    is yielded as :class:`Skipped` so the caller can count (and log) it.
+    """
+    policy = parse_enum(OnError, on_error, "on_error")
+    p = Path(path)
+    for row, line, rec in iter_rows(p, split=split):
+        if row < start_row:
+            continue
+        try:
+            if isinstance(rec, RowError):
+                raise rec
+            yield _validate(p, row, line, rec, spec)
+        except RowError as err:
+            if policy is OnError.RAISE:
+                raise
+            yield Skipped(row=row, reason=err.reason, message=str(err))
+
+
+@dataclass
+class ScanSummary:
+    """What a validation pass over a dataset found."""
+
+    rows: int = 0
+    valid: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def scan(
+    path: str | os.PathLike[str],
+    spec: FieldSpec,
+    *,
+    on_error: OnError | str = OnError.RAISE,
+    split: str | None = None,
+) -> ScanSummary:
+    """Validate every row before any model work, so a bad row fails fast (or is counted)."""
+    summary = ScanSummary()
+    for it in iter_items(path, spec, on_error=on_error, split=split):
+        summary.rows += 1
+        if isinstance(it, Skipped):
+            summary.skipped[it.reason] = summary.skipped.get(it.reason, 0) + 1
+        else:
+            summary.valid += 1
+    return summary
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temp file in the same directory, fsync, replace."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """Stream text into ``path`` atomically: a temp file in the same directory, fsync, replace.
+
+    Nothing appears at ``path`` unless the block finishes without an exception.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def dumps(record: Mapping[str, Any]) -> str:
+    """One JSON line (NaN refused: write :func:`clean_float` values)."""
+    return json.dumps(record, allow_nan=False, default=_json_default) + "\n"
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def write_jsonl(path: str | os.PathLike[str], records: Sequence[Mapping[str, Any]]) -> None:
+    """Write a (small) list of records as JSONL atomically."""
+    text = "".join(json.dumps(r, allow_nan=False, default=_json_default) + "\n" for r in records)
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars and arrays reach the writer from scorers; keep them plain JSON.
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def clean_float(x: float) -> float | None:
+    """JSON has no NaN/inf: write them as null."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def rows_from_columns(cols: Mapping[str, Any], n: int) -> list[dict[str, Any]]:
+    """Columns of arrays -> one JSON-ready dict per item (NaN/inf written as null)."""
+    out: list[dict[str, Any]] = [{} for _ in range(n)]
+    for key, arr in cols.items():
+        for i, v in enumerate(arr.tolist() if hasattr(arr, "tolist") else list(arr)):
+            out[i][key] = clean_float(v) if isinstance(v, float) else v
+    return out
+
+
+def meta_path(path: str | os.PathLike[str]) -> Path:
+    """The settings/completion sidecar of a result log."""
+    p = Path(path)
+    return p.with_name(p.name + ".meta.json")
+
+
+class ResultLog:
+    """Append-only JSONL results with a resume index (records must arrive in row order).
+
+    Each record carries ``row``; a skipped malformed row is logged as ``{"row": r, "skipped": why}``
+    so that a resumed run neither redoes nor forgets it. Appends are flushed and fsynced per batch;
+    a torn last line left by a crash is cut on the next open. (Appending, not rewriting the whole
+    file per batch, keeps a 100k-row run linear; the sidecar ``.meta.json`` is written atomically.)
+    A second run with the same ``settings`` resumes at :attr:`next_row`; different settings raise
+    :class:`ResumeError` unless ``overwrite=True``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], settings: Mapping[str, Any], *,
+                 overwrite: bool = False):
+        self.path = Path(path)
+        self.settings = json.loads(json.dumps(dict(settings)))  # normalise (tuples -> lists)
+        self.next_row = 0
+        self.done = 0
+        mpath = meta_path(self.path)
+        exists = self.path.exists() or mpath.exists()
+        if exists and not overwrite:
+            self._check_settings(mpath)
+            self._recover()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(mpath, {"zpd_result_log": 1, "settings": self.settings,
+                                      "complete": False})
+            atomic_write_bytes(self.path, b"")
+        self._fh = open(self.path, "ab")
+
+    def _check_settings(self, mpath: Path) -> None:
+        if not mpath.exists():
+            raise ResumeError(f"{self.path} exists but has no {mpath.name}, so it was not written "
+                              "by zpd; choose another output or pass overwrite=True / --overwrite")
+        old = json.loads(mpath.read_text(encoding="utf-8")).get("settings", {})
+        if old != self.settings:
+            keys = sorted(k for k in set(old) | set(self.settings)
+                          if old.get(k) != self.settings.get(k))
+            raise ResumeError(f"{self.path} was written with other settings (differ in: "
+                              f"{', '.join(keys)}); resume needs the same settings — choose another "
+                              "output or pass overwrite=True / --overwrite")
+
+    def _recover(self) -> None:
+        if not self.path.exists():
+            atomic_write_bytes(self.path, b"")
+            return
+        good_end = 0
+        last_row = -1
+        with open(self.path, "rb") as fh:
+            for line in fh:
+                if not line.endswith(b"\n"):
+                    break
+                try:
+                    rec = json.loads(line)
+                    row = int(rec["row"])
+                except (ValueError, KeyError, TypeError):
+                    break
+                good_end += len(line)
+                last_row = row
+                self.done += 1
+        if good_end != self.path.stat().st_size:
+            os.truncate(self.path, good_end)  # a torn tail from an interrupted append
+        self.next_row = last_row + 1
+
+    def append(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Append records (in row order) and make them durable before returning."""
+        if not records:
+            return
+        rows = [int(r["row"]) for r in records]
+        if rows[0] < self.next_row or any(b <= a for a, b in zip(rows, rows[1:])):
+            raise DataError(f"records must arrive in increasing row order after row "
+                            f"{self.next_row - 1}; got rows {rows[:5]}...")
+        data = "".join(json.dumps(r, allow_nan=False, default=_json_default) + "\n"
+                       for r in records)
+        self._fh.write(data.encode("utf-8"))
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self.next_row = rows[-1] + 1
+        self.done += len(records)
+
+    def finish(self, summary: Mapping[str, Any]) -> None:
+        """Mark the log complete and store a summary in its sidecar."""
+        self.close()
+        atomic_write_json(meta_path(self.path), {"zpd_result_log": 1, "settings": self.settings,
+                                                 "complete": True, "summary": dict(summary)})
+
+    def close(self) -> None:
+        """Close the file handle (idempotent)."""
+        if not self._fh.closed:
+            self._fh.close()
+
+    def __enter__(self) -> ResultLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_results(path: str | os.PathLike[str], *, include_skipped: bool = False
+                 ) -> Iterator[dict[str, Any]]:
+    """Stream the records of a result log (skipped-row markers left out unless asked for)."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"result file {str(p)!r} does not exist; run the scoring command first")
+    with open(p, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                raise DataError(f"{p}: line {line_no} is not valid JSON; the result file is "
+                                "damaged — rerun the command to resume and repair it") from None
+            if include_skipped or "skipped" not in rec:
+                yield rec

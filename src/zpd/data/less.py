@@ -1,0 +1,293 @@
+"""LESS-style data selection: gradient similarity of training items to target examples.
+
+What it is: a reproduction of LESS (Xia et al., "LESS: Selecting Influential Data for Targeted
+Instruction Tuning", arXiv 2402.04333) for any local causal LM:
+
+* per-example gradients of the answer-token loss; for **training** items the Adam-preconditioned
+  update direction ``m' / (sqrt(v') + eps)`` with ``m' = b1 m + (1-b1) g``, ``v' = b2 v + (1-b2) g^2``
+  from the optimizer state saved at a warm-up checkpoint; for **target** items the plain gradient;
+* a seeded Rademacher random projection to ``proj_dim`` dimensions (entries +-1/sqrt(d), generated
+  chunk by chunk so it never exists in full unless it fits the cache);
+* cosine similarity; score(z) = max over target subsets j of sum over checkpoints i of
+  ``lr_i * mean_{z' in subset j} cos(feature_i(z), grad_i(z'))``.
+
+Full gradients are used on small models; on large ones restrict the features to LoRA adapters
+(``zpd.data.lora``, as LESS does) or to a name pattern (``param_pattern``). :func:`warmup` makes
+the checkpoints: a short Adam warm-up on a random subset (LESS: 5% for 4 epochs), saving weights,
+Adam moments (safetensors, no pickle) and the learning rate after every epoch.
+What it is not: a general influence-function library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from zpd.data.errors import DataError
+from zpd.data.io import atomic_write_bytes, atomic_write_json
+from zpd.data.model_io import LoadedModel, load_model
+
+ADAM_FILE = "adam_state.safetensors"
+INFO_FILE = "zpd_less.json"
+
+
+@dataclass(frozen=True)
+class LessConfig:
+    """Settings of LESS features."""
+
+    proj_dim: int = 2048
+    """Random-projection dimension (the paper uses 8192; smaller is faster on CPU)."""
+    seed: int = 0
+    """Seed of the Rademacher projection."""
+    beta1: float = 0.9
+    """Adam beta1 (must match the warm-up optimizer)."""
+    beta2: float = 0.999
+    """Adam beta2."""
+    eps: float = 1e-8
+    """Adam epsilon."""
+    param_pattern: str | None = None
+    """Regex on parameter names: only matching trainable parameters give features (None: all)."""
+    max_length: int | None = None
+    """Cut longer sequences (None: the model's maximum)."""
+    cache_mb: int = 512
+    """Keep the projection matrix in memory when it fits in this many MiB."""
+
+    def __post_init__(self) -> None:
+        if self.proj_dim < 1:
+            raise DataError(f"proj_dim must be >= 1; got {self.proj_dim}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
+            raise DataError("need 0 <= beta1, beta2 < 1 and eps > 0")
+        if self.param_pattern is not None:
+            try:
+                re.compile(self.param_pattern)
+            except re.error as exc:
+                raise DataError(f"param_pattern {self.param_pattern!r} is not a regex: {exc}"
+                                ) from None
+
+
+@dataclass(frozen=True)
+class LessCheckpoint:
+    """A warm-up checkpoint: model directory, its Adam state (or None) and its learning rate."""
+
+    model: str
+    """Model directory (saved with save_pretrained)."""
+    lr: float = 1.0
+    """Average learning rate of the epoch that ended here (the weight of this checkpoint)."""
+    adam_state: str | None = None
+    """Safetensors file of Adam moments; None: plain gradients for training items too."""
+
+    @classmethod
+    def from_dir(cls, directory: str | os.PathLike[str]) -> LessCheckpoint:
+        """Read a checkpoint written by :func:`warmup` (or any dir; missing parts default)."""
+        d = Path(directory)
+        info = json.loads((d / INFO_FILE).read_text()) if (d / INFO_FILE).exists() else {}
+        adam = d / ADAM_FILE
+        return cls(model=str(d), lr=float(info.get("lr", 1.0)),
+                   adam_state=str(adam) if adam.exists() else None)
+
+
+class RademacherProjector:
+    """x (B, P) -> x R (B, d) with R[i, j] = +-1/sqrt(d), seeded, generated per chunk of rows."""
+
+    def __init__(self, num_params: int, dim: int, seed: int, *, chunk: int = 1 << 15,
+                 cache_mb: int = 512):
+        self.num_params, self.dim, self.seed, self.chunk = num_params, dim, seed, chunk
+        self._cache: dict[int, torch.Tensor] | None = (
+            {} if num_params * dim * 4 <= cache_mb * 2**20 else None)
+
+    def _block(self, c: int, rows: int) -> torch.Tensor:
+        if self._cache is not None and c in self._cache:
+            return self._cache[c]
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + c)
+        r = torch.randint(0, 2, (rows, self.dim), generator=gen).float().mul_(2).sub_(1)
+        r.div_(self.dim**0.5)
+        if self._cache is not None:
+            self._cache[c] = r
+        return r
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] != self.num_params:
+            raise DataError(f"expected {self.num_params} gradient entries, got {x.shape[1]}")
+        out = torch.zeros((x.shape[0], self.dim), dtype=torch.float32)  # (B, d)
+        for c, start in enumerate(range(0, self.num_params, self.chunk)):
+            stop = min(start + self.chunk, self.num_params)
+            out += x[:, start:stop].float().cpu() @ self._block(c, stop - start)
+        return out
+
+
+def _selected(model: Any, pattern: str | None) -> list[tuple[str, torch.nn.Parameter]]:
+    rx = re.compile(pattern) if pattern else None
+    out = [(n, p) for n, p in model.named_parameters()
+           if p.requires_grad and (rx is None or rx.search(n))]
+    if not out:
+        raise DataError(f"no trainable parameter matches param_pattern={pattern!r}")
+    return out
+
+
+def answer_loss(lm: LoadedModel, prompt_ids: list[int], answer_ids: list[int],
+                max_length: int | None = None) -> torch.Tensor:
+    """Mean NLL of the answer tokens given the prompt (prompt tokens are not trained on)."""
+    ctx = [lm.context_id] if lm.context_id is not None else []
+    ids = (ctx + prompt_ids + answer_ids)[: max_length or lm.max_length]
+    n_prefix = len(ctx) + len(prompt_ids)
+    if len(ids) <= max(n_prefix, 1):
+        raise DataError("an answer has no token left to score (empty, or cut by max_length)")
+    x = torch.tensor([ids], dtype=torch.long, device=lm.device)
+    logits = lm.model(input_ids=x, use_cache=False).logits[0, :-1].float()  # (T-1, V)
+    target = x[0, 1:].clone()
+    target[: n_prefix - 1] = -100  # positions predicting prompt tokens
+    return F.cross_entropy(logits, target, ignore_index=-100)
+
+
+def _grads(lm: LoadedModel, params: list[tuple[str, torch.nn.Parameter]], prompts: Sequence[str],
+           answers: Sequence[str], max_length: int | None) -> Iterator[torch.Tensor]:
+    """Flat gradient (P,) of each example's answer loss, one at a time."""
+    for x, y in zip(lm.encode(list(prompts)), lm.encode(list(answers))):
+        lm.model.zero_grad(set_to_none=True)
+        answer_loss(lm, x, y, max_length).backward()
+        yield torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+                         for _, p in params]).detach()
+
+
+class _Ckpt:
+    """A loaded checkpoint with its selected parameters, Adam moments and projector."""
+
+    def __init__(self, ck: LessCheckpoint, cfg: LessConfig, device: str):
+        self.lm = load_model(ck.model, device=device, dtype="float32")
+        self.lr = ck.lr
+        self.params = _selected(self.lm.model, cfg.param_pattern)
+        n = sum(p.numel() for _, p in self.params)
+        self.proj = RademacherProjector(n, cfg.proj_dim, cfg.seed, cache_mb=cfg.cache_mb)
+        self.m = self.v = None
+        if ck.adam_state is not None:
+            from safetensors.torch import load_file
+
+            state = load_file(ck.adam_state)
+            try:
+                self.m = torch.cat([state[f"exp_avg/{k}"].reshape(-1) for k, _ in self.params])
+                self.v = torch.cat([state[f"exp_avg_sq/{k}"].reshape(-1) for k, _ in self.params])
+            except KeyError as exc:
+                raise DataError(f"{ck.adam_state} has no Adam moment {exc}; it must come from "
+                                "the same model (see zpd.data.less.save_adam_state)") from None
+
+    def features(self, prompts: Sequence[str], answers: Sequence[str], cfg: LessConfig,
+                 adam: bool) -> torch.Tensor:
+        """(N, d) unit-norm projected features: Adam-preconditioned (train) or plain (target)."""
+        group = max(1, (64 << 20) // max(1, self.proj.num_params))  # <= 256 MiB of raw gradients
+        rows: list[torch.Tensor] = []
+        out = [torch.zeros(0, self.proj.dim)]
+        for g in _grads(self.lm, self.params, prompts, answers, cfg.max_length):
+            if adam and self.m is not None and self.v is not None:
+                m = cfg.beta1 * self.m + (1 - cfg.beta1) * g
+                v = cfg.beta2 * self.v + (1 - cfg.beta2) * g * g
+                g = m / (v.sqrt() + cfg.eps)
+            rows.append(g)
+            if len(rows) == group:
+                out.append(self.proj.project(torch.stack(rows)))
+                rows = []
+        if rows:
+            out.append(self.proj.project(torch.stack(rows)))
+        return F.normalize(torch.cat(out), dim=1)
+
+
+class LessSelector:
+    """LESS scores (arXiv 2402.04333): ``fit`` on target examples, ``score`` training items.
+
+    ``fit`` stores ``target_features_`` (per checkpoint, per subset: (n_j, d) unit vectors) and
+    ``subsets_``; ``score`` returns (N,) = max_j sum_i lr_i * mean cos, aligned to the input.
+    """
+
+    def __init__(self, checkpoints: Sequence[LessCheckpoint], config: LessConfig | None = None,
+                 *, device: str = "auto"):
+        if not checkpoints:
+            raise DataError("LESS needs at least one checkpoint")
+        self.config = config or LessConfig()
+        self._ckpts = [_Ckpt(ck, self.config, device) for ck in checkpoints]
+
+    def fit(self, prompts: Sequence[str], answers: Sequence[str],
+            subsets: Sequence[Any] | None = None) -> LessSelector:
+        """Target examples (few-shot validation data), grouped by ``subsets`` (e.g. task name)."""
+        if not prompts or len(prompts) != len(answers):
+            raise DataError("fit needs at least one target example and one answer per prompt")
+        labels = list(subsets) if subsets is not None else ["all"] * len(prompts)
+        if len(labels) != len(prompts):
+            raise DataError(f"got {len(labels)} subset labels for {len(prompts)} targets")
+        self.subsets_ = sorted(set(map(str, labels)))
+        groups = [[i for i, s in enumerate(labels) if str(s) == name] for name in self.subsets_]
+        self.target_features_ = []
+        for ck in self._ckpts:
+            feats = ck.features(prompts, answers, self.config, adam=False)  # (M, d)
+            self.target_features_.append([feats[g] for g in groups])
+        return self
+
+    def score(self, prompts: Sequence[str], answers: Sequence[str]) -> np.ndarray:
+        """LESS score per training item (higher = more aligned with some target subset)."""
+        if not hasattr(self, "target_features_"):
+            raise DataError("call fit(target prompts, answers) before score")
+        total = torch.zeros((len(prompts), len(self.subsets_)))  # (N, J)
+        for ck, targets in zip(self._ckpts, self.target_features_):
+            feats = ck.features(prompts, answers, self.config, adam=True)  # (N, d)
+            sims = [(feats @ t.T).mean(dim=1) for t in targets]  # J x (N,)
+            total += ck.lr * torch.stack(sims, dim=1)
+        return total.max(dim=1).values.numpy().astype(np.float64)
+
+
+def save_adam_state(optimizer: torch.optim.Optimizer, model: Any,
+                    path: str | os.PathLike[str]) -> None:
+    """Write a torch Adam/AdamW optimizer's moments as safetensors keyed by parameter name."""
+    from safetensors.torch import save
+
+    names = {id(p): n for n, p in model.named_parameters()}
+    tensors: dict[str, torch.Tensor] = {}
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            st = optimizer.state.get(p, {})
+            if "exp_avg" in st and id(p) in names:
+                tensors[f"exp_avg/{names[id(p)]}"] = st["exp_avg"].detach().cpu().contiguous()
+                tensors[f"exp_avg_sq/{names[id(p)]}"] = st["exp_avg_sq"].detach().cpu().contiguous()
+    if not tensors:
+        raise DataError("the optimizer holds no Adam moments yet; take at least one step first")
+    atomic_write_bytes(path, save(tensors))
+
+
+def warmup(model: str | os.PathLike[str], prompts: Sequence[str], answers: Sequence[str],
+           out_dir: str | os.PathLike[str], *, epochs: int = 4, lr: float = 2e-5,
+           batch_size: int = 8, seed: int = 0, device: str = "auto", config: LessConfig | None = None
+           ) -> list[LessCheckpoint]:
+    """LESS warm-up: Adam on (prompt, answer) pairs, a checkpoint after every epoch.
+
+    Pass the warm-up subset (LESS: a random 5%, e.g. ``keep_indices(s, 0.05, "random")``).
+    Each ``out_dir/epoch{e}`` holds the model, tokenizer, Adam moments and the learning rate.
+    """
+    cfg = config or LessConfig()
+    if epochs < 1 or batch_size < 1 or not lr > 0 or not prompts:
+        raise DataError("warmup needs epochs >= 1, batch_size >= 1, lr > 0 and some examples")
+    lm = load_model(model, device=device, dtype="float32")
+    lm.model.train()
+    params = [p for _, p in _selected(lm.model, cfg.param_pattern)]
+    opt = torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+    xs, ys = lm.encode(list(prompts)), lm.encode(list(answers))
+    rng = np.random.default_rng(seed)
+    out = []
+    for epoch in range(1, epochs + 1):
+        for batch in np.array_split(rng.permutation(len(xs)), max(1, len(xs) // batch_size)):
+            opt.zero_grad(set_to_none=True)
+            loss = torch.stack([answer_loss(lm, xs[i], ys[i], cfg.max_length) for i in batch])
+            loss.mean().backward()
+            opt.step()
+        d = Path(out_dir) / f"epoch{epoch}"
+        lm.model.save_pretrained(d)
+        lm.tokenizer.save_pretrained(d)
+        save_adam_state(opt, lm.model, d / ADAM_FILE)
+        atomic_write_json(d / INFO_FILE, {"lr": lr, "epoch": epoch})
+        out.append(LessCheckpoint(model=str(d), lr=lr, adam_state=str(d / ADAM_FILE)))
+    return out

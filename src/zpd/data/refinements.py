@@ -1,0 +1,260 @@
+"""Keep a teacher's refinement of a (prompt, answer) pair only where the student can reach it.
+
+What it is: the student-side selection rule of Selective Reflection-Tuning (Li et al., arXiv
+2402.10110), computed from the student's own statistics (``distance``: IFD and reversed IFD):
+
+* a refined **prompt** is an improvement when it makes the pair *more* challenging for the student,
+  IFD(refined) > IFD(original) (+ ``min_ifd_gain``);
+* a refined **answer** is an improvement when it lets the student infer the prompt *more easily*,
+  r-IFD(refined) < r-IFD(original) (- ``min_rifd_drop``);
+* whatever pair is kept must be within reach: IFD < ``max_ifd`` and r-IFD < ``max_rifd`` (both 1 in
+  the paper: the prompt must help predict the answer, and the answer must help infer the prompt).
+
+Per row the result is ``refined`` (kept), ``original`` (refinement rejected, original kept — set
+``keep_original=False`` to drop it as the paper's released selection does) or ``dropped``, with the
+reason. What it is not: the teacher (producing refinements is up to you).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zpd.data.distance import DistanceConfig, DistanceScorer
+from zpd.data.errors import DataError
+from zpd.data.io import (
+    FieldSpec,
+    Item,
+    Skipped,
+    atomic_open,
+    atomic_write_json,
+    clean_float,
+    dumps,
+    iter_items,
+    read_results,
+)
+from zpd.data.pipeline import RunConfig, run_file
+from zpd.data.ray_backend import RayConfig, executor_for
+
+
+@dataclass(frozen=True)
+class RefinementConfig:
+    """Thresholds of the refinement filter (defaults: arXiv 2402.10110)."""
+
+    max_ifd: float = 1.0
+    """A kept pair must have IFD below this (the prompt helps the student produce the answer)."""
+    max_rifd: float = 1.0
+    """A kept pair must have reversed IFD below this (the answer helps infer the prompt)."""
+    min_ifd_gain: float = 0.0
+    """A refined prompt must raise IFD by more than this to count as an improvement."""
+    min_rifd_drop: float = 0.0
+    """A refined answer must lower r-IFD by more than this to count as an improvement."""
+    keep_original: bool = True
+    """Keep the original pair (if within reach) when its refinement is rejected."""
+    distance: DistanceConfig = field(default_factory=DistanceConfig)
+    """How IFD and r-IFD are computed (reverse must stay on)."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_ifd", "max_rifd"):
+            if not getattr(self, name) > 0:
+                raise DataError(f"{name} must be > 0; got {getattr(self, name)}")
+        for name in ("min_ifd_gain", "min_rifd_drop"):
+            if getattr(self, name) < 0:
+                raise DataError(f"{name} must be >= 0; got {getattr(self, name)}")
+        if not self.distance.reverse:
+            raise DataError("the refinement filter needs the reversed IFD: distance.reverse=True")
+
+
+def decide(orig: dict[str, np.ndarray], ref: dict[str, np.ndarray], prompt_changed: np.ndarray,
+           answer_changed: np.ndarray, config: RefinementConfig) -> tuple[list[str], list[str]]:
+    """Apply the rule to arrays (N,) of IFD / r-IFD; returns (decision, reason) per row."""
+    decisions, reasons = [], []
+    for i in range(len(prompt_changed)):
+        why = []
+        if prompt_changed[i] and not ref["ifd"][i] > orig["ifd"][i] + config.min_ifd_gain:
+            why.append("prompt_not_harder")  # refined prompt does not raise IFD
+        if answer_changed[i] and not ref["rifd"][i] < orig["rifd"][i] - config.min_rifd_drop:
+            why.append("answer_not_clearer")  # refined answer does not lower r-IFD
+        if not (prompt_changed[i] or answer_changed[i]):
+            why.append("no_refinement")
+        if not why:
+            out = _reach(ref, i, config, "refined")
+            if out is None:
+                decisions.append("refined")
+                reasons.append("accepted")
+                continue
+            why.append(out)
+        fallback = _reach(orig, i, config, "original") if config.keep_original else "not_kept"
+        decisions.append("original" if fallback is None else "dropped")
+        reasons.append(";".join(why + ([fallback] if fallback else [])))
+    return decisions, reasons
+
+
+def _reach(stats: dict[str, np.ndarray], i: int, config: RefinementConfig, which: str
+           ) -> str | None:
+    """None if the pair is within reach, else the reason (NaN counts as out of reach)."""
+    if not stats["ifd"][i] < config.max_ifd:
+        return f"{which}_ifd_too_high"
+    if not stats["rifd"][i] < config.max_rifd:
+        return f"{which}_rifd_too_high"
+    return None
+
+
+class RefinementFilter:
+    """Scores original and refined pairs under the student and applies :func:`decide`."""
+
+    def __init__(self, student: Any, config: RefinementConfig | None = None):
+        self.config = config or RefinementConfig()
+        self.scorer = DistanceScorer(student, self.config.distance)
+
+    def filter(self, prompts: Sequence[str], answers: Sequence[str],
+               refined_prompts: Sequence[str | None], refined_answers: Sequence[str | None]
+               ) -> dict[str, Any]:
+        """Decisions and the four statistics per row; a ``None`` refinement means unchanged."""
+        rp = [r if r is not None else p for r, p in zip(refined_prompts, prompts)]
+        ra = [r if r is not None else a for r, a in zip(refined_answers, answers)]
+        orig = self.scorer.score(prompts, answers)
+        ref = self.scorer.score(rp, ra)
+        p_changed = np.array([a != b for a, b in zip(rp, prompts)], dtype=bool)
+        a_changed = np.array([a != b for a, b in zip(ra, answers)], dtype=bool)
+        decisions, reasons = decide(orig, ref, p_changed, a_changed, self.config)
+        return {"decision": decisions, "reason": reasons, "prompt": rp, "answer": ra,
+                "ifd_original": orig["ifd"], "rifd_original": orig["rifd"],
+                "ifd_refined": ref["ifd"], "rifd_refined": ref["rifd"]}
+
+
+class _RefinementBatch:
+    def __init__(self, filt: RefinementFilter):
+        self.filt = filt
+
+    def __call__(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+        if not items:
+            return []
+        res = self.filt.filter([str(it.text["prompt"]) for it in items],
+                               [str(it.text["answer"]) for it in items],
+                               [it.text.get("refined_prompt") for it in items],
+                               [it.text.get("refined_answer") for it in items])
+        out = []
+        for j in range(len(items)):
+            rec: dict[str, Any] = {"decision": res["decision"][j], "reason": res["reason"][j]}
+            for k in ("ifd_original", "rifd_original", "ifd_refined", "rifd_refined"):
+                rec[k] = clean_float(res[k][j])
+            if rec["decision"] == "refined":
+                rec["prompt"], rec["answer"] = res["prompt"][j], res["answer"][j]
+            out.append(rec)
+        return out
+
+
+@dataclass(frozen=True)
+class RefinementTask:
+    """Picklable description of a refinement-filter job (see ``pipeline.Task``)."""
+
+    model: str
+    """Local Hugging Face model directory of the student."""
+    config: RefinementConfig = field(default_factory=RefinementConfig)
+    """Filter thresholds."""
+    device: str = "auto"
+    """Torch device."""
+    dtype: str = "auto"
+    """Weights dtype."""
+
+    def settings(self) -> dict[str, Any]:
+        return {"command": "filter refinements", "model": str(Path(self.model).resolve()),
+                "dtype": self.dtype, "config": asdict(self.config)}
+
+    def __call__(self) -> _RefinementBatch:
+        from zpd.data.model_io import load_model
+
+        lm = load_model(self.model, device=self.device, dtype=self.dtype)
+        return _RefinementBatch(RefinementFilter(lm, self.config))
+
+
+@dataclass(frozen=True)
+class RefinementFields:
+    """Column names of an original/refined dataset."""
+
+    prompt: str = "prompt"
+    """The original prompt (instruction)."""
+    answer: str = "answer"
+    """The original answer (response)."""
+    refined_prompt: str = "refined_prompt"
+    """The teacher's refined prompt; missing or null = unchanged."""
+    refined_answer: str = "refined_answer"
+    """The teacher's refined answer; missing or null = unchanged."""
+    id: str | None = None
+    """Optional id column."""
+
+
+def filter_refinements(
+    data: str | os.PathLike[str],
+    student: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    fields: RefinementFields | None = None,
+    config: RefinementConfig | None = None,
+    run: RunConfig | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    ray: RayConfig | None = None,
+) -> dict[str, Any]:
+    """API twin of ``zpd filter refinements``.
+
+    Writes ``out`` (the kept rows: the original record with prompt/answer set to the chosen pair
+    and ``zpd_source`` = refined | original), ``out.decisions.jsonl`` (every row's decision, reason
+    and statistics; resumable) and ``out.report.json`` (counts by decision and reason). Returns the
+    report.
+    """
+    from zpd.data.model_io import check_model_dir
+
+    check_model_dir(student)
+    f = fields or RefinementFields()
+    run = run or RunConfig()
+    spec = FieldSpec(required=(("prompt", f.prompt), ("answer", f.answer)),
+                     optional=(("refined_prompt", f.refined_prompt),
+                               ("refined_answer", f.refined_answer)), id=f.id)
+    task = RefinementTask(model=str(student), config=config or RefinementConfig(), device=device,
+                          dtype=dtype)
+    out_path = Path(out)
+    decisions = out_path.with_name(out_path.name + ".decisions.jsonl")
+    summary = run_file(data, spec, decisions, task, run, executor=executor_for(ray),
+                       desc="refinements")
+    counts = _join(data, spec, decisions, out_path, f, run)
+    report = {"rows": summary.rows, "skipped_rows": summary.skipped, **counts,
+              "config": asdict(task.config), "decisions_file": str(decisions),
+              "kept_file": str(out_path)}
+    atomic_write_json(out_path.with_name(out_path.name + ".report.json"), report)
+    return report
+
+
+def _join(data: str | os.PathLike[str], spec: FieldSpec, decisions: Path, out: Path,
+          f: RefinementFields, run: RunConfig) -> dict[str, Any]:
+    """Stream the input and the decision log side by side (both in row order) into ``out``."""
+    by_decision: Counter[str] = Counter()
+    by_reason: Counter[str] = Counter()
+    log = read_results(decisions, include_skipped=True)
+    with atomic_open(out) as fh:
+        for it in iter_items(data, spec, on_error=run.on_error, split=run.split):
+            rec = next(log)
+            if int(rec["row"]) != it.row:
+                raise DataError(f"{decisions} is out of step with {data} at row {it.row}; rerun "
+                                "with overwrite=True / --overwrite")
+            if isinstance(it, Skipped):
+                continue
+            by_decision[rec["decision"]] += 1
+            for reason in rec["reason"].split(";"):
+                by_reason[reason] += 1
+            if rec["decision"] == "dropped":
+                continue
+            row = dict(it.raw)
+            if rec["decision"] == "refined":
+                row[f.prompt], row[f.answer] = rec["prompt"], rec["answer"]
+            row["zpd_source"] = rec["decision"]
+            fh.write(dumps(row))
+    return {"decisions": dict(by_decision), "reasons": dict(by_reason),
+            "kept": by_decision["refined"] + by_decision["original"]}
