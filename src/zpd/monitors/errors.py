@@ -1,18 +1,15 @@
 """The monitors' exception: bad input to a monitor, a sink or a run reader (a ValueError subclass).
 
-It subclasses ``zpd.core.errors.ZpdError`` when the core provides it, so ``except ZpdError``
+It subclasses ``zpd.core.errors.ZpdError`` (itself a ``ValueError``), so ``except ZpdError``
 catches monitor-side mistakes too. It is not a place for other helpers.
 """
 
 from __future__ import annotations
 
-try:  # the core is written in parallel; fall back to ValueError until it lands
-    from zpd.core.errors import ZpdError as _Base
-except ImportError:  # pragma: no cover - only before the core exists
-    _Base = ValueError  # type: ignore[misc,assignment]
+from zpd.core.errors import ZpdError
 
 
-class MonitorInputError(_Base):  # type: ignore[misc,valid-type]
+class MonitorInputError(ZpdError):
     """A rollout batch, monitor setting, context or run log is malformed.
 
     The message says what is wrong and what to do. Raising it leaves every monitor's state as it

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from zpd.monitors.base import (
     Alert,
     MonitorContext,
@@ -82,7 +84,7 @@ class FormatsMonitor:
         n = len(pooled)
         metrics: dict[str, float] = {f"share/{lab}": counts.get(lab, 0) / n for lab in seen}
         top, top_n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
-        h = entropy(list(counts.values()))
+        h = entropy(np.asarray(list(counts.values())))
         metrics.update(entropy=h, top_share=top_n / n, num_formats=float(len(counts)),
                        normalized_entropy=h / math.log(len(seen)) if len(seen) > 1 else 0.0)
         alerts = []

@@ -93,7 +93,8 @@ class RunHealth:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (``zpd watch --json``)."""
-        return _jsonable(asdict(self))
+        out: dict[str, Any] = _jsonable(asdict(self))
+        return out
 
 
 def metrics_path(path: str | os.PathLike[str]) -> Path:
