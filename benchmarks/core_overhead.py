@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -57,10 +58,11 @@ def main() -> int:
     n, b, g = args.items, args.batch, args.group_size
     rng = np.random.default_rng(0)
 
+    rewards = (rng.random((b, g)) < 0.4).astype(np.float64)  # (B, G)
+    tracemalloc.start()  # numpy reports its allocations to tracemalloc
     t0 = time.perf_counter()
     cur = zpd.Curriculum(n, policy=args.policy, group_size=g, seed=0)
     build_s = time.perf_counter() - t0
-    rewards = (rng.random((b, g)) < 0.4).astype(np.float64)  # (B, G)
 
     def round_trip() -> None:
         ids = cur.sample(b)
@@ -68,6 +70,8 @@ def main() -> int:
 
     for _ in range(5):  # warm-up: first-touch of arrays, lazy state
         round_trip()
+    live_bytes, peak_bytes = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
     cur_s = median_seconds(round_trip, args.reps)
 
     scores = rng.random(n, dtype=np.float32)  # (N,)
@@ -87,6 +91,8 @@ def main() -> int:
     print(f"argpartition over {n:,} float32: {base_s * 1e3:.1f} ms (baseline, same run)")
     print(f"state_dict arrays: {sd_bytes / n:.1f} bytes/item"
           + (f"; curriculum nbytes: {own / n:.1f} bytes/item" if isinstance(own, int) else ""))
+    print(f"memory held after warm-up: {live_bytes / n:.1f} bytes/item "
+          f"(peak {peak_bytes / n:.1f}), traced allocations, for information")
     failed = 0
     for name, value, limit, unit in checks:
         ok = value <= limit

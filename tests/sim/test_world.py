@@ -182,3 +182,24 @@ def test_every_preset_builds_a_world(preset: Preset) -> None:
 def test_unknown_preset_names_the_choices() -> None:
     with pytest.raises(SimConfigError, match="cold-start"):
         preset_config("warm-start")
+
+
+def test_disguised_tail_items_carry_ordinary_looking_features() -> None:
+    world = World(SMALL.replace(arrival_fraction=0.0, hard_disguised=0.5, missing_rate=0.0))
+    lat, diff = world.latent(), world.features()["difficulty"]
+    disguised, visible = lat["disguised"], lat["hard"] & ~lat["disguised"]
+    assert abs(disguised.sum() - 0.5 * lat["hard"].sum()) < 0.1 * lat["hard"].sum()
+    assert np.all(lat["hard"][disguised])
+    ordinary = diff[~lat["hard"]].mean()
+    assert abs(diff[disguised].mean() - ordinary) < 0.2
+    assert diff[visible].mean() > ordinary + 2.0
+
+
+def test_offline_pass_rate_feature_estimates_the_base_models_pass_rate() -> None:
+    cfg = SMALL.replace(arrival_fraction=0.0, offline_samples=16, missing_rate=0.0)
+    world = World(cfg)
+    prior = world.features()["prior_pass_rate"]
+    np.testing.assert_allclose(prior * 16, np.round(prior * 16))
+    p0 = world.pass_rate(np.arange(world.num_active))
+    assert np.abs(prior - p0).mean() < 0.1
+    assert "prior_pass_rate" not in World(SMALL).features()

@@ -71,6 +71,8 @@ class WorldConfig:
     """Std of the noise on the difficulty feature, in logits of true difficulty."""
     missing_rate: float = 0.1
     """Share of numeric feature values that are NaN (missing), per feature."""
+    offline_samples: int = 0
+    """If > 0, add a ``prior_pass_rate`` feature: successes / k of k base-model samples at step 0."""
     hard_share: float = 0.25
     """Share of items in the near-impossible tail (true p below 0.02 for most of the run)."""
     hard_gap: float = 4.5
@@ -127,7 +129,7 @@ def _parse_reward_kind(value: object) -> RewardKind:
 
 _INT_MIN = {
     "num_items": 1, "num_categories": 1, "group_size": 2, "batch_size": 1, "steps": 1,
-    "arrival_waves": 1, "reward_parts": 1,
+    "arrival_waves": 1, "reward_parts": 1, "offline_samples": 0,
 }
 _FLOAT_RANGE = {
     "ability_spread": (0.0, math.inf), "difficulty_offset": (-math.inf, math.inf),

@@ -24,6 +24,7 @@ class Preset(str, Enum):
     FRACTIONAL_REWARDS = "fractional-rewards"
     NOISY_FEATURES = "noisy-features"
     EASY_POOL = "easy-pool"
+    PASS_RATE_PRIOR = "pass-rate-prior"
 
 
 PRESET_HELP: dict[Preset, str] = {
@@ -38,6 +39,8 @@ PRESET_HELP: dict[Preset, str] = {
     Preset.NOISY_FEATURES: "the difficulty feature is barely informative, 40% missing, most of "
     "the tail disguised: the policy must learn from outcomes",
     Preset.EASY_POOL: "most of the pool is already solved at the start: waste is on the easy side",
+    Preset.PASS_RATE_PRIOR: "items carry an offline pass rate (8 base-model samples at step 0), "
+    "as after pass@k filtering; static (AdaRFT) uses it",
 }
 
 _CHANGES: dict[Preset, dict[str, Any]] = {
@@ -50,6 +53,7 @@ _CHANGES: dict[Preset, dict[str, Any]] = {
                                 "hard_share": 0.3},
     Preset.NOISY_FEATURES: {"feature_noise": 3.0, "missing_rate": 0.4, "hard_disguised": 0.8},
     Preset.EASY_POOL: {"difficulty_offset": -1.5, "hard_share": 0.1},
+    Preset.PASS_RATE_PRIOR: {"offline_samples": 8},
 }
 
 

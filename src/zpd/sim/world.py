@@ -14,8 +14,9 @@ A share of items sits in a heavy tail of near-impossible difficulty (some disgui
 features, like prompts with a broken reference answer); part of the pool arrives mid-run in waves.
 The curriculum only sees noisy, partly missing features: ``category`` (int), ``difficulty`` (a
 noisy offline difficulty score, higher = harder, in arbitrary units) and ``length`` (a length-like
-proxy loosely tied to difficulty). Item ids are world indices: the initial pool is
-``0 .. initial_items-1`` and arrivals take the next ids in order.
+proxy loosely tied to difficulty), and optionally ``prior_pass_rate`` (successes / k of k samples
+of the base model, as offline pass@k filtering produces; it also exposes broken items). Item ids
+are world indices: the initial pool is ``0 .. initial_items-1``, arrivals take the next ids.
 
 What it is not: a language model, a trainer or a curriculum. Ability drift is exogenous (the run's
 progress); only practice responds to the policy. The world never looks at a policy's internals.
@@ -34,7 +35,7 @@ NEAR_IMPOSSIBLE_P = 0.02
 """An item whose true pass rate is below this is counted as near-impossible."""
 
 FEATURE_NAMES = ("category", "difficulty", "length")
-"""Features the world hands to a curriculum, in this order."""
+"""Features the world always hands to a curriculum (plus ``prior_pass_rate`` if configured)."""
 
 _SLOPE_SD = 0.3  # log-normal spread of item slopes around WorldConfig.discrimination
 
@@ -91,13 +92,19 @@ class World:
     def _draw_features(self, rng: np.random.Generator) -> None:
         cfg = self.config
         n = cfg.num_items
-        disguised = self._hard & (rng.random(n) < cfg.hard_disguised)  # (N,)
-        shown_b = np.where(disguised, self._ordinary_b, self._b)  # (N,)
+        self._disguised = self._hard & (rng.random(n) < cfg.hard_disguised)  # (N,)
+        shown_b = np.where(self._disguised, self._ordinary_b, self._b)  # (N,)
         difficulty = 2.0 + 0.8 * (shown_b + rng.normal(0.0, cfg.feature_noise, n))
         length = np.exp(5.5 + 0.25 * shown_b + rng.normal(0.0, 0.5, n))
         for arr in (difficulty, length):
             arr[rng.random(n) < cfg.missing_rate] = np.nan
         self._features = {"category": self._cat, "difficulty": difficulty, "length": length}
+        if cfg.offline_samples:  # an offline pass@k-style estimate with the base model
+            logit = self._slope * (self._theta0[self._cat] - self._b)  # (N,)
+            p0 = 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
+            prior = rng.binomial(cfg.offline_samples, p0) / cfg.offline_samples
+            prior[rng.random(n) < cfg.missing_rate] = np.nan
+            self._features["prior_pass_rate"] = prior
 
     def _schedule_arrivals(self) -> None:
         cfg = self.config
@@ -130,7 +137,7 @@ class World:
                 f"feature range [{start}, {stop}) is outside the world's "
                 f"{self.config.num_items} items"
             )
-        return {name: self._features[name][start:stop].copy() for name in FEATURE_NAMES}
+        return {name: arr[start:stop].copy() for name, arr in self._features.items()}
 
     def abilities(self) -> np.ndarray:
         """(C,) category abilities now (logits)."""
@@ -147,7 +154,7 @@ class World:
         """Read-only views of the latent parameters (for tests and analysis, not for policies)."""
         out: dict[str, Any] = {
             "difficulty": self._b, "slope": self._slope, "category": self._cat,
-            "hard": self._hard, "practice": self._practice,
+            "hard": self._hard, "disguised": self._disguised, "practice": self._practice,
         }
         views = {}
         for name, arr in out.items():
