@@ -2,20 +2,29 @@
 
 P(success on item i) = sigmoid(theta[c_i] - b_i), where theta[c] = global ability + an offset
 for the item's category (relation type) and b_i is the item's difficulty. Everything is fitted
-online from the same outcomes the per-item tracker sees, with one Laplace/Newton step per batch
-(an Elo/Glicko-style filter, cf. Rasch 1960; Glickman 1999):
+online from the same outcomes the per-item tracker sees, as a Gaussian (Laplace) filter in the
+spirit of Elo/Glicko (Glickman 1999) and online IRT:
 
-* item difficulty: Gaussian N(m_i, 1/tau_i); tau_i's data part decays lazily with the item's age,
-  so an item's difficulty can move if it is learned faster than the rest;
-* abilities: Gaussian random walks (process noise per round); their Newton steps are
-  accumulated during a round and committed at the round boundary (the next ``sample()``), so
-  updates with disjoint ids commute;
-* unseen items: the difficulty is predicted from the item's features by a ridge regression with
-  forgetting, fitted on the seen items' difficulties; its residual variance is the prior
-  variance of an unseen item (how much the features leave unexplained).
+* abilities are Gaussian random walks (process noise per round); each update adds its gradient
+  and information to a pending sum, and the round boundary (the next ``sample()``) takes one
+  Newton step, global first, then per-category offsets;
+* item difficulty: each item keeps its evidence as (K, N, theta_bar): successes and rollouts
+  (decayed lazily with the item's age) and the ability they were gathered at. Its difficulty is
+  the posterior mode (a few vectorised Newton steps, Laplace variance) of the binomial
+  likelihood Bin(K; N, sigmoid(theta_bar - b)) under the CURRENT feature prediction as prior,
+  so a better feature model re-places seen items too, and the predicted pass rate of a stale
+  item, sigmoid(theta_now - b), moves as the ability does. Evidence is folded in at the round
+  boundary, after the abilities are committed, so the shared drift goes into the ability;
+* unseen items: the difficulty is predicted from features by a ridge regression with forgetting,
+  fitted on the seen items' difficulties. How much the features leave unexplained (the prior
+  variance of an unseen item's difficulty) is estimated by empirical Bayes from first
+  observations: E[(rbar - p)^2 - s^2/n] = Var(p) ~ (p(1-p))^2 * var_logit (method of moments).
 
-This module is not the per-item Beta tracker (:mod:`zpd.core.tracker`) and draws no random
-numbers. Arrays are float32/int32 per item (12 bytes) plus a float32 feature row per item.
+Everything an update does is a sum over its items, applied at the round boundary in sorted-id
+order, so updates with disjoint ids commute. This module is not the per-item Beta tracker
+(:mod:`zpd.core.tracker`) and draws no random numbers.
+(Per item: float32 K, N, theta_bar, int32 category and last round: 20 bytes, plus a float32
+feature row.)
 """
 
 from __future__ import annotations
@@ -36,6 +45,11 @@ I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 
 _MIN_VAR = 1e-4  # floor of any variance, keeps precisions finite
+_NEWTON_ITERS = 4  # Newton steps of an item difficulty's posterior mode
+_EB_PRIOR_WEIGHT = 2.0  # pseudo-weight of the configured prior variance in the EB estimate
+_PENDING = ("ids", "k", "n", "sq")
+_SCALARS = ("theta0", "var0", "eb_num", "eb_den", "eb_pq2", "resid_var", "tail_share",
+            "tail_num", "tail_den")
 
 
 def sigmoid(x: F64) -> F64:
@@ -44,8 +58,13 @@ def sigmoid(x: F64) -> F64:
     return out
 
 
+def marginal_mean(mu: F64, var: F64) -> F64:
+    """E[sigmoid(z)] for z ~ N(mu, var), probit approximation (MacKay 1992)."""
+    return sigmoid(mu / np.sqrt(1.0 + np.pi * var / 8.0))
+
+
 class FeatureScaler:
-    """Standardises numeric features (fixed at construction) into a float32 matrix.
+    """Standardises numeric features (statistics fixed at construction) into float32 columns.
 
     NaN (missing) becomes 0 after standardisation, i.e. the feature's mean.
     """
@@ -56,11 +75,14 @@ class FeatureScaler:
             1 if numeric[k].ndim == 1 else int(numeric[k].shape[1]) for k in self.names
         )
         cols = self._columns(numeric, n)  # (N, F)
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(cols, axis=0) if cols.shape[0] else np.zeros(cols.shape[1])
-            std = np.nanstd(cols, axis=0) if cols.shape[0] else np.ones(cols.shape[1])
-        self.mean: F64 = np.nan_to_num(mean, nan=0.0)
-        self.std: F64 = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)
+        finite = np.isfinite(cols)
+        cnt = finite.sum(axis=0)
+        safe = np.where(finite, cols, 0.0)
+        mean = safe.sum(axis=0) / np.maximum(cnt, 1)
+        var = (np.where(finite, cols - mean, 0.0) ** 2).sum(axis=0) / np.maximum(cnt, 1)
+        self.mean: F64 = mean
+        std = np.sqrt(var)
+        self.std: F64 = np.where(std > 1e-12, std, 1.0)
 
     @property
     def dim(self) -> int:
@@ -91,28 +113,38 @@ class AbilityModel:
     def __init__(self, cfg: AbilityConfig, category: I32, X: F32) -> None:
         n = int(category.shape[0])
         self.cfg = cfg
-        self.n = n
         self.category: I32 = category.astype(np.int32)  # (N,)
         self.X: F32 = X.astype(np.float32)  # (N, F) standardised features
-        self.diff_mean: F32 = np.zeros(n, dtype=np.float32)  # (N,) m_i (valid once seen)
-        self.diff_prec: F32 = np.zeros(n, dtype=np.float32)  # (N,) data precision; 0 = unseen
+        self.ev_k: F32 = np.zeros(n, dtype=np.float32)  # (N,) successes seen (decayed)
+        self.ev_n: F32 = np.zeros(n, dtype=np.float32)  # (N,) rollouts seen (decayed); 0 = unseen
+        self.ev_theta: F32 = np.zeros(n, dtype=np.float32)  # (N,) ability they were seen at
+        self.diff_last: I32 = np.full(n, -1, dtype=np.int32)  # (N,) round of last evidence
         c = int(category.max()) + 1 if n else 1
         self.theta0 = 0.0
         self.var0 = 1.0
         self.delta: F64 = np.zeros(c)  # (C,) category offsets
         self.delta_var: F64 = np.full(c, cfg.category_prior_var)  # (C,)
-        self.pend_g: F64 = np.zeros(c)  # (C,) gradient accumulated this round
-        self.pend_h: F64 = np.zeros(c)  # (C,) information accumulated this round
+        self.pend_g: F64 = np.zeros(c)  # (C,) ability gradient pending this round
+        self.pend_h: F64 = np.zeros(c)  # (C,) ability information pending this round
+        self.pending: dict[str, F64] = {k: np.zeros(0) for k in _PENDING}  # items this round
         d = self.X.shape[1] + 1
-        self.reg_A: F64 = np.zeros((d, d))  # (F+1, F+1) weighted X^T X
-        self.reg_c: F64 = np.zeros(d)  # (F+1,) weighted X^T y
+        self.reg_A: F64 = np.zeros((d, d))  # (F+1, F+1) weighted Z^T Z
+        self.reg_c: F64 = np.zeros(d)  # (F+1,) weighted Z^T b
         self.reg_w: F64 = np.zeros(d)  # (F+1,) fitted weights, last = intercept
-        self.resid_sw = 0.0  # weighted count of residuals
-        self.resid_s2 = 0.0  # weighted sum of squared residuals
+        self.eb_num = 0.0  # sum of excess dispersion D over first observations
+        self.eb_den = 0.0  # sum of p(1-p) over first observations
+        self.eb_pq2 = 0.0  # sum of (p(1-p))^2 over first observations
         self.resid_var = cfg.difficulty_prior_var
+        self.tail_share = cfg.tail_share  # prior probability that an item is near-impossible
+        self.tail_num = 0.0  # sum of tail responsibilities of first-observed items
+        self.tail_den = 0.0  # number of first-observed items
         self._eff: tuple[F64, F64] | None = None
 
-    # ------------------------------------------------------------------ sizes
+    @property
+    def num_items(self) -> int:
+        """Number of items."""
+        return int(self.category.shape[0])
+
     @property
     def num_categories(self) -> int:
         """Number of category slots C."""
@@ -120,12 +152,12 @@ class AbilityModel:
 
     def append(self, category: I32, X: F32) -> None:
         """Add items (already validated); grows arrays and category slots."""
+        m = int(category.shape[0])
         self.category = np.concatenate([self.category, category.astype(np.int32)])
         self.X = np.concatenate([self.X, X.astype(np.float32)], axis=0)
-        m = int(category.shape[0])
-        self.diff_mean = np.concatenate([self.diff_mean, np.zeros(m, dtype=np.float32)])
-        self.diff_prec = np.concatenate([self.diff_prec, np.zeros(m, dtype=np.float32)])
-        self.n += m
+        for key in ("ev_k", "ev_n", "ev_theta"):
+            setattr(self, key, np.concatenate([getattr(self, key), np.zeros(m, np.float32)]))
+        self.diff_last = np.concatenate([self.diff_last, np.full(m, -1, dtype=np.int32)])
         need = int(category.max()) + 1 if m else 0
         if need > self.num_categories:
             extra = need - self.num_categories
@@ -138,12 +170,6 @@ class AbilityModel:
         self._eff = None
 
     # ------------------------------------------------------------ predictions
-    def _committed_theta(self) -> tuple[F64, F64]:
-        """Per-category ability mean and variance as committed at the last round boundary."""
-        mean = self.theta0 + self.delta  # (C,)
-        var = self.var0 + self.delta_var  # (C,)
-        return mean, var
-
     def _round_step(self) -> tuple[float, float, F64, F64]:
         """The Newton step the pending evidence implies (pure; used by flush and predictions)."""
         cfg = self.cfg
@@ -151,86 +177,111 @@ class AbilityModel:
         g, h = float(self.pend_g.sum()), float(self.pend_h.sum())
         step0 = float(np.clip(g / (prec0 + h), -cfg.max_step, cfg.max_step))
         var0 = 1.0 / (prec0 + h)
-        dvar = np.minimum(self.delta_var + cfg.category_drift, cfg.category_prior_var)
-        dprec = 1.0 / dvar
+        dprec = 1.0 / np.minimum(self.delta_var + cfg.category_drift, cfg.category_prior_var)
         resid = self.pend_g - self.pend_h * step0  # gradient left after the global step
         dstep = np.clip(resid / (dprec + self.pend_h), -cfg.max_step, cfg.max_step)
         return step0, var0, self.delta + dstep, 1.0 / (dprec + self.pend_h)
 
     def effective_theta(self) -> tuple[F64, F64]:
-        """Per-category ability (mean, var), including this round's pending evidence."""
+        """Per-category ability (mean, var), this round's pending evidence included."""
         if self._eff is None:
             step0, var0, delta, dvar = self._round_step()
             self._eff = (self.theta0 + step0 + delta, var0 + dvar)
         return self._eff
 
-    def difficulty(self, ids: I64, age: F64) -> tuple[F64, F64]:
-        """Item difficulty (mean, var): fitted if seen, else predicted from features."""
+    def difficulty(self, ids: I64, step: int) -> tuple[F64, F64, F64]:
+        """Item difficulty at round ``step``: (mode, Laplace var, tail responsibility).
+
+        The ordinary component is the Rasch posterior under the feature prediction; the tail
+        component says the item is near-impossible (pass rate ``tail_pass_rate``) whatever the
+        ability. The responsibility is the posterior probability of the tail given the item's
+        evidence (Laplace approximation of the ordinary marginal likelihood); unseen items get
+        the tail share.
+        """
+        last = self.diff_last[ids]
+        age = np.where(last < 0, 0.0, step - last.astype(np.float64))
         decay = self.cfg.difficulty_forgetting ** np.maximum(age, 0.0)
-        data_prec = self.diff_prec[ids].astype(np.float64)  # 0 for unseen items
+        kk = decay * self.ev_k[ids]  # (M,)
+        nn = decay * self.ev_n[ids]  # (M,) 0 for unseen items
+        tb = self.ev_theta[ids].astype(np.float64)  # (M,)
         pred = self.feature_prediction(ids)
-        pp = 1.0 / self.resid_var
-        # Posterior mean m = (pp*pred + D*dbar) / (pp + D). Decaying the data precision D by
-        # `decay` relaxes m back toward the feature prediction: keep D*dbar's share `decay`.
-        data_term = decay * (self.diff_mean[ids].astype(np.float64) * (pp + data_prec) - pp * pred)
-        data_term = np.where(data_prec > 0, data_term, 0.0)
-        prec = pp + decay * data_prec
-        return (pp * pred + data_term) / prec, 1.0 / prec
+        v0 = self.resid_var
+        b = pred.copy()
+        if np.any(nn > 0):
+            for _ in range(_NEWTON_ITERS):
+                p = sigmoid(tb - b)
+                grad = (kk - nn * p) + (b - pred) / v0  # d/db of the negative log posterior
+                b -= np.clip(grad / (nn * p * (1.0 - p) + 1.0 / v0), -2.0, 2.0)
+        p = np.clip(sigmoid(tb - b), 1e-12, 1.0 - 1e-12)
+        var = 1.0 / (1.0 / v0 + nn * p * (1.0 - p))
+        return b, var, self._tail(kk, nn, p, b, pred, var)
+
+    def _tail(self, kk: F64, nn: F64, p: F64, b: F64, pred: F64, var: F64) -> F64:
+        """Posterior probability that each item is in the near-impossible tail."""
+        pi = self.tail_share
+        if pi <= 0.0:
+            return np.zeros_like(kk)
+        eps = self.cfg.tail_pass_rate
+        log_ord = (kk * np.log(p) + (nn - kk) * np.log1p(-p) - 0.5 * (b - pred) ** 2
+                   / self.resid_var + 0.5 * np.log(var / self.resid_var))
+        log_tail = kk * np.log(eps) + (nn - kk) * np.log1p(-eps)
+        return sigmoid(np.log(pi / (1.0 - pi)) + log_tail - log_ord)
 
     def feature_prediction(self, ids: I64) -> F64:
-        """Difficulty predicted from features (intercept only when there are none)."""
+        """Difficulty predicted from features (the intercept alone when there are none)."""
         w = self.reg_w
-        if w.shape[0] == 1:  # no features: the intercept (mean difficulty of seen items)
+        if w.shape[0] == 1:
             return np.full(ids.shape[0], w[0])
         pred: F64 = self.X[ids].astype(np.float64) @ w[:-1] + w[-1]
         return pred
 
-    def predict(self, ids: I64, age: F64) -> tuple[F64, F64]:
-        """Logit of the predicted pass rate (mean, var) for ``ids``: theta[c] - b."""
+    def predict(self, ids: I64, step: int) -> tuple[F64, F64, F64]:
+        """(logit mean, logit var) of the ordinary component, theta[c] - b, and the tail
+        responsibility of each id."""
         theta, tvar = self.effective_theta()
         cat = self.category[ids]
-        bm, bv = self.difficulty(ids, age)
-        return theta[cat] - bm, tvar[cat] + bv
+        bm, bv, tail = self.difficulty(ids, step)
+        return theta[cat] - bm, tvar[cat] + bv, tail
 
     # ----------------------------------------------------------------- update
-    def observe(self, ids: I64, k: F64, n: F64, age: F64) -> None:
-        """One Laplace step per item (unique ``ids``) and accumulate ability evidence.
+    def observe(self, ids: I64, k: F64, n: F64, sq: F64, step: int) -> None:
+        """Record one update of unique ``ids``: k = sum of rewards, n = rollouts, sq = sum r^2.
 
-        ``k``/``n``: successes / rollouts per item (fractional rewards count fractionally).
-        Uses the abilities committed at the last round boundary, so disjoint updates commute.
+        Ability evidence is accumulated at the committed abilities; the items' difficulties
+        are fitted at the round boundary (:meth:`flush`).
         """
-        cfg = self.cfg
-        theta, _ = self._committed_theta()
+        theta = self.theta0 + self.delta  # (C,) committed
+        tvar = self.var0 + self.delta_var
         cat = self.category[ids]
-        bm, bv = self.difficulty(ids, age)
+        bm, bv, tail = self.difficulty(ids, step)
         p = sigmoid(theta[cat] - bm)
-        g = k - n * p  # d loglik / d theta (= -d loglik / d b)
-        h = np.maximum(n * p * (1.0 - p), 1e-9)
-        prec_new = 1.0 / bv + h
-        b_new = bm - np.clip(g / prec_new, -cfg.max_step, cfg.max_step)
-        prior_prec = 1.0 / self.resid_var
-        self.diff_mean[ids] = b_new.astype(np.float32)
-        self.diff_prec[ids] = np.maximum(prec_new - prior_prec, 1e-6).astype(np.float32)
-        # Ability evidence, attenuated by the item's own difficulty uncertainty.
-        atten = 1.0 / (1.0 + h * bv)
+        g = (k - n * p) * (1.0 - tail)  # d loglik / d theta; tail items say nothing of it
+        h = np.maximum(n * p * (1.0 - p) * (1.0 - tail), 1e-9)
+        atten = 1.0 / (1.0 + h * bv)  # an uncertain difficulty leaves less for the ability
         self.pend_g += np.bincount(cat, weights=g * atten, minlength=self.num_categories)
         self.pend_h += np.bincount(cat, weights=h * atten, minlength=self.num_categories)
-        self._regress(ids, b_new, 1.0 / prec_new)
+        first = self.diff_last[ids] < 0
+        if np.any(first & (n > 1)):
+            self._empirical_bayes(theta[cat] - bm, tvar[cat] + bv, k, n, sq, first & (n > 1))
+        for key, val in zip(_PENDING, (ids.astype(np.float64), k, n, sq)):
+            self.pending[key] = np.concatenate([self.pending[key], val])
         self._eff = None
 
-    def _regress(self, ids: I64, b_new: F64, v_post: F64) -> None:
-        """Accumulate the feature regression's weighted sufficient statistics."""
-        w = np.clip(1.0 - v_post / self.resid_var, 0.0, 1.0)  # share of info from data
-        Z = np.concatenate([self.X[ids].astype(np.float64), np.ones((ids.size, 1))], axis=1)
-        self.reg_A += (Z * w[:, None]).T @ Z
-        self.reg_c += Z.T @ (w * b_new)
-        resid = b_new - Z @ self.reg_w
-        self.resid_s2 += float(np.sum(w * np.maximum(resid**2 - v_post, 0.0)))
-        self.resid_sw += float(np.sum(w))
+    def _empirical_bayes(self, mu: F64, var: F64, k: F64, n: F64, sq: F64,
+                         use: npt.NDArray[np.bool_]) -> None:
+        """Accumulate the excess dispersion of first observations (method of moments)."""
+        pbar = marginal_mean(mu[use], var[use])
+        pq = pbar * (1.0 - pbar)
+        nn, kk = n[use], k[use]
+        rbar = kk / nn
+        s2 = np.maximum(sq[use] - kk * rbar, 0.0) / (nn - 1.0)  # unbiased within-group var
+        excess = (rbar - pbar) ** 2 - s2 / nn  # E = Var(p) between items
+        self.eb_num += float(excess.sum())
+        self.eb_den += float(pq.sum())
+        self.eb_pq2 += float((pq**2).sum())
 
-    def flush(self) -> None:
-        """Commit the round: ability step, process noise, regression refit, forgetting."""
-        cfg = self.cfg
+    def flush(self, step: int) -> None:
+        """Close round ``step``: commit the ability step, fit pending difficulties, refit."""
         step0, var0, delta, dvar = self._round_step()
         self.theta0 += step0
         self.var0 = max(var0, _MIN_VAR)
@@ -238,36 +289,84 @@ class AbilityModel:
         self.delta_var = np.maximum(dvar, _MIN_VAR)
         self.pend_g[:] = 0.0
         self.pend_h[:] = 0.0
+        if self.pending["ids"].size:
+            self._fit_pending(step)
+        self._refit()
+        self._eff = None
+
+    def _fit_pending(self, step: int) -> None:
+        """Fold the evidence of every item observed in round ``step`` into its (K, N, theta)."""
+        raw = self.pending
+        uniq, inv = np.unique(raw["ids"].astype(np.int64), return_inverse=True)
+        k = np.bincount(inv, weights=raw["k"], minlength=uniq.size)
+        n = np.bincount(inv, weights=raw["n"], minlength=uniq.size)
+        self.pending = {key: np.zeros(0) for key in _PENDING}
+        theta = (self.theta0 + self.delta)[self.category[uniq]]  # (U,) just committed
+        last = self.diff_last[uniq]
+        age = np.where(last < 0, 0.0, step - last.astype(np.float64))
+        decay = self.cfg.difficulty_forgetting ** np.maximum(age, 0.0)
+        n_old = decay * self.ev_n[uniq]
+        n_new = n_old + n
+        self.ev_theta[uniq] = ((n_old * self.ev_theta[uniq] + n * theta) / n_new).astype(
+            np.float32)
+        self.ev_k[uniq] = (decay * self.ev_k[uniq] + k).astype(np.float32)
+        self.ev_n[uniq] = n_new.astype(np.float32)
+        self.diff_last[uniq] = np.int32(step)
+        # Feature regression on the refitted difficulties, weighted by the data's share and
+        # by the chance the item is ordinary; tail share by EM over first observations.
+        b, v, tail = self.difficulty(uniq, step)
+        first = n_old == 0
+        self.tail_num += float(tail[first].sum())
+        self.tail_den += float(first.sum())
+        w = np.clip(1.0 - v / self.resid_var, 0.0, 1.0) * (1.0 - tail)
+        Z = np.concatenate([self.X[uniq].astype(np.float64), np.ones((uniq.size, 1))], axis=1)
+        self.reg_A += (Z * w[:, None]).T @ Z
+        self.reg_c += Z.T @ (w * b)
+
+    def _refit(self) -> None:
+        """Solve the feature regression, update the prior variance, apply forgetting."""
+        cfg = self.cfg
         d = self.reg_A.shape[0]
         pen = np.full(d, cfg.feature_ridge)
         pen[-1] = 1e-6  # leave the intercept (nearly) unpenalised
-        self.reg_w = np.asarray(np.linalg.solve(self.reg_A + np.diag(pen), self.reg_c), np.float64)
-        k0 = 10.0  # pseudo-count of the configured prior variance
-        self.resid_var = float(
-            np.clip(
-                (self.resid_s2 + k0 * cfg.difficulty_prior_var) / (self.resid_sw + k0),
-                0.05,
-                25.0,
-            )
-        )
+        self.reg_w = np.asarray(np.linalg.solve(self.reg_A + np.diag(pen), self.reg_c),
+                                dtype=np.float64)
+        # Empirical Bayes: intra-class share rho of the outcome variance -> logit variance.
+        pq0 = 0.25
+        v0 = cfg.difficulty_prior_var
+        rho0 = pq0 * v0 / (1.0 + pq0 * v0)
+        prior_w = 20.0 * pq0  # the configured variance counts as 20 items at p = 0.5
+        rho = (self.eb_num + prior_w * rho0) / (self.eb_den + prior_w)
+        rho = float(np.clip(rho, 0.002, 0.95))
+        pq_ref = (self.eb_pq2 + prior_w * pq0) / (self.eb_den + prior_w)
+        v_total = rho / ((1.0 - rho) * pq_ref)
+        v_theta = float(np.mean(self.var0 + self.delta_var))
+        self.resid_var = float(np.clip(v_total - v_theta, 0.05, 16.0))
+        if cfg.tail_share > 0.0:
+            prior_n = 20.0  # the configured tail share counts as 20 items
+            self.tail_share = float(np.clip(
+                (self.tail_num + prior_n * cfg.tail_share) / (self.tail_den + prior_n),
+                0.002, 0.5))
         f = cfg.feature_forgetting
+        self.tail_num *= f
+        self.tail_den *= f
         self.reg_A *= f
         self.reg_c *= f
-        self.resid_s2 *= f
-        self.resid_sw *= f
-        self._eff = None
+        self.eb_num *= f
+        self.eb_den *= f
+        self.eb_pq2 *= f
 
     # ------------------------------------------------------------------ state
     def state_arrays(self) -> dict[str, npt.NDArray[Any]]:
         """Arrays of the state dict (copies)."""
-        scalars = np.array(
-            [self.theta0, self.var0, self.resid_sw, self.resid_s2, self.resid_var]
-        )
-        return {
+        scalars = np.array([float(getattr(self, key)) for key in _SCALARS])
+        out: dict[str, npt.NDArray[Any]] = {
             "category": self.category.copy(),
             "X": self.X.copy(),
-            "diff_mean": self.diff_mean.copy(),
-            "diff_prec": self.diff_prec.copy(),
+            "ev_k": self.ev_k.copy(),
+            "ev_n": self.ev_n.copy(),
+            "ev_theta": self.ev_theta.copy(),
+            "diff_last": self.diff_last.copy(),
             "delta": self.delta.copy(),
             "delta_var": self.delta_var.copy(),
             "pend_g": self.pend_g.copy(),
@@ -277,6 +376,9 @@ class AbilityModel:
             "reg_w": self.reg_w.copy(),
             "scalars": scalars,
         }
+        for key in _PENDING:
+            out[f"pending_{key}"] = self.pending[key].copy()
+        return out
 
     @staticmethod
     def check_state(arrays: dict[str, npt.NDArray[Any]], n: int, f: int) -> None:
@@ -284,12 +386,14 @@ class AbilityModel:
         spec: dict[str, tuple[tuple[int, ...], str]] = {
             "category": ((n,), "i"),
             "X": ((n, f), "f"),
-            "diff_mean": ((n,), "f"),
-            "diff_prec": ((n,), "f"),
+            "ev_k": ((n,), "f"),
+            "ev_n": ((n,), "f"),
+            "ev_theta": ((n,), "f"),
+            "diff_last": ((n,), "i"),
             "reg_A": ((f + 1, f + 1), "f"),
             "reg_c": ((f + 1,), "f"),
             "reg_w": ((f + 1,), "f"),
-            "scalars": ((5,), "f"),
+            "scalars": ((len(_SCALARS),), "f"),
         }
         for key, (shape, kind) in spec.items():
             _expect(arrays, key, shape, kind)
@@ -298,21 +402,27 @@ class AbilityModel:
             raise StateError("ability state 'delta' must be a non-empty 1-D array")
         for key in ("delta", "delta_var", "pend_g", "pend_h"):
             _expect(arrays, key, c, "f")
-        if n and int(arrays["category"].max()) >= c[0]:
-            raise StateError("ability state has a category id beyond its category slots")
+        if n and (int(arrays["category"].min()) < 0 or int(arrays["category"].max()) >= c[0]):
+            raise StateError("ability state has a category id outside its category slots")
+        p = arrays.get("pending_ids")
+        m = p.shape if p is not None else (0,)
+        for key in _PENDING:
+            _expect(arrays, f"pending_{key}", m, "f")
+        if m[0] and (arrays["pending_ids"].min() < 0 or arrays["pending_ids"].max() >= n):
+            raise StateError("ability state has pending ids outside the item range")
 
     def load_arrays(self, arrays: dict[str, npt.NDArray[Any]]) -> None:
         """Load arrays already checked by :meth:`check_state`."""
         self.category = arrays["category"].astype(np.int32)
         self.X = arrays["X"].astype(np.float32)
-        self.diff_mean = arrays["diff_mean"].astype(np.float32)
-        self.diff_prec = arrays["diff_prec"].astype(np.float32)
-        self.n = int(self.category.shape[0])
+        for key in ("ev_k", "ev_n", "ev_theta"):
+            setattr(self, key, arrays[key].astype(np.float32))
+        self.diff_last = arrays["diff_last"].astype(np.int32)
         for key in ("delta", "delta_var", "pend_g", "pend_h", "reg_A", "reg_c", "reg_w"):
             setattr(self, key, arrays[key].astype(np.float64))
-        s = arrays["scalars"].astype(np.float64)
-        self.theta0, self.var0 = float(s[0]), float(s[1])
-        self.resid_sw, self.resid_s2, self.resid_var = float(s[2]), float(s[3]), float(s[4])
+        self.pending = {k: arrays[f"pending_{k}"].astype(np.float64) for k in _PENDING}
+        for key, value in zip(_SCALARS, arrays["scalars"].astype(np.float64)):
+            setattr(self, key, float(value))
         self._eff = None
 
 
@@ -323,7 +433,9 @@ def _expect(arrays: dict[str, npt.NDArray[Any]], key: str, shape: tuple[int, ...
     arr = arrays[key]
     if arr.shape != shape:
         raise StateError(f"state array {key!r} has shape {arr.shape}, expected {shape}")
-    if arr.dtype.kind not in (kind + ("iu" if kind == "i" else "")):
+    kinds = "iu" if kind == "i" else kind
+    if arr.size and arr.dtype.kind not in kinds or (not arr.size and arr.dtype.kind not in
+                                                    kinds + "f"):
         raise StateError(f"state array {key!r} has dtype {arr.dtype}, expected kind {kind!r}")
     if kind == "f" and not np.all(np.isfinite(arr)):
         raise StateError(f"state array {key!r} contains NaN or inf")

@@ -99,8 +99,11 @@ def _int(cfg: object, name: str, lo: int, hi: int) -> None:
 class TrackerConfig:
     """Per-item Beta posterior over the pass rate, with forgetting toward the ability model."""
 
-    forgetting: float = 0.97
-    """Share of an item's evidence kept per round (sample() call); (0, 1]. 1 = never forget."""
+    forgetting: float = 0.85
+    """Share of an item's evidence kept per round (sample() call); (0, 1]. 1 = never forget.
+    With ``adapt_forgetting`` this is the starting rate."""
+    adapt_forgetting: bool = True
+    """Choose the forgetting rate online by how well each candidate rate predicts outcomes."""
     prior_strength_min: float = 1.0
     """Smallest pseudo-count the ability model's prediction is worth as a Beta prior (> 0)."""
     prior_strength_max: float = 12.0
@@ -110,6 +113,8 @@ class TrackerConfig:
 
     def __post_init__(self) -> None:
         _num(self, "forgetting", 0.0, 1.0, lo_open=True)
+        if not isinstance(self.adapt_forgetting, bool):
+            raise ConfigError("TrackerConfig.adapt_forgetting must be a bool")
         _num(self, "prior_strength_min", 0.0, 1e6, lo_open=True)
         _num(self, "prior_strength_max", self.prior_strength_min, 1e6)
         _num(self, "interval_z", 0.0, 10.0, lo_open=True)
@@ -135,6 +140,10 @@ class AbilityConfig:
     """Ridge penalty of the feature -> difficulty regression."""
     feature_forgetting: float = 0.99
     """Share of the feature regression's sufficient statistics kept per round; (0, 1]."""
+    tail_share: float = 0.1
+    """Prior share of near-impossible items (a mixture component); refitted online; 0 = off."""
+    tail_pass_rate: float = 0.005
+    """Pass rate of an item in the near-impossible component."""
 
     def __post_init__(self) -> None:
         _num(self, "ability_drift", 0.0, 10.0)
@@ -145,6 +154,8 @@ class AbilityConfig:
         _num(self, "max_step", 0.0, 20.0, lo_open=True)
         _num(self, "feature_ridge", 0.0, 1e9, lo_open=True)
         _num(self, "feature_forgetting", 0.0, 1.0, lo_open=True)
+        _num(self, "tail_share", 0.0, 0.5)
+        _num(self, "tail_pass_rate", 0.0, 0.1, lo_open=True)
 
 
 @dataclass(frozen=True)
@@ -153,6 +164,8 @@ class ZpdPolicyConfig:
 
     pool_factor: int = 16
     """Candidates scored per requested item (random pool of pool_factor * n ids)."""
+    frontier_factor: int = 4
+    """Candidates also include the last frontier_factor * n ids that gave a mixed group."""
     exploration: float = 0.1
     """Weight of the posterior-uncertainty bonus added to P(mixed group)."""
     quarantine_threshold: float = 0.02
@@ -170,6 +183,7 @@ class ZpdPolicyConfig:
 
     def __post_init__(self) -> None:
         _int(self, "pool_factor", 1, 4096)
+        _int(self, "frontier_factor", 0, 4096)
         _num(self, "exploration", 0.0, 10.0)
         _num(self, "quarantine_threshold", 0.0, 0.5, lo_open=True)
         _num(self, "quarantine_z", 0.0, 10.0)

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zpd.core import advantage as adv
-from zpd.core.ability import AbilityModel, FeatureScaler, sigmoid
+from zpd.core.ability import AbilityModel, FeatureScaler, marginal_mean
 from zpd.core.checks import (
     CATEGORY,
     check_count,
@@ -165,16 +165,11 @@ class Curriculum:
     def _read(self, ids: I64, step: int | None = None) -> ItemRead:
         """Posterior of ``ids`` (already valid) at ``step`` (default: now)."""
         t = self._step if step is None else step
-        age = self._tracker.age(ids, t)
-        mu, var = self._ability.predict(ids, age)  # logit mean / var
-        # Logistic-normal mean (probit approximation) and a Beta of matching variance.
-        m = sigmoid(mu / np.sqrt(1.0 + math.pi * var / 8.0))
-        m = np.clip(m, 1e-6, 1.0 - 1e-6)
-        tc = self.config.tracker
-        s = np.clip(1.0 / (m * (1.0 - m) * var) - 1.0, tc.prior_strength_min,
-                    tc.prior_strength_max)
+        mu, var, tail = self._ability.predict(ids, t)  # logit mean / var, tail prob.
+        m, s = _prior_beta(mu, var, tail, self.config)
         a, b = self._tracker.posterior(ids, m, s, t)
-        return ItemRead(a=a, b=b, predicted=m, seen=self._tracker.last[ids] != NEVER)
+        return ItemRead(a=a, b=b, predicted=m, strength=s,
+                        seen=self._tracker.last[ids] != NEVER)
 
     def estimate(self, ids: object) -> Estimate:
         """Posterior pass rate of each id: mean and interval (mean +- z sd, clipped to [0, 1])."""
@@ -215,7 +210,8 @@ class Curriculum:
                 "sample at most num_items per call (call sample() again for more)"
             )
         rng_state = self._rng.bit_generator.state
-        self._ability.flush()  # commit last round's ability evidence (benign if we fail below)
+        self._ability.flush(self._step)  # close the last round (benign if we fail below)
+        self._tracker.end_round()
         self._step += 1
         try:
             sel = self._policy.select(self._view, k, self._rng)
@@ -237,9 +233,10 @@ class Curriculum:
         if idx.size == 0:
             return
         obs = _aggregate(idx, r)
-        age = self._tracker.age(obs.ids, self._step)
         post = self._read(obs.ids)
-        self._ability.observe(obs.ids, obs.k, obs.n, age)
+        self._tracker.score_rates(obs.ids, obs.k / obs.n, post.predicted, post.strength,
+                                  self._step)
+        self._ability.observe(obs.ids, obs.k, obs.n, obs.sq, self._step)
         self._tracker.observe(obs.ids, obs.k, obs.n, post.a, post.b, self._step)
         self._policy.observe(obs)
 
@@ -406,22 +403,43 @@ def _feature_names(category: npt.NDArray[np.int32] | None, numeric: dict[str, F6
     return tuple(sorted(names))
 
 
+def _prior_beta(mu: F64, var: F64, tail: F64, cfg: CurriculumConfig) -> tuple[F64, F64]:
+    """Beta prior (mean, strength) matching the ability model's predictive distribution.
+
+    Ordinary component: logistic-normal mean (probit approximation) and variance
+    m(1-m) * rho with rho = m(1-m)v / (1 + m(1-m)v) (a Beta of strength 1 / (m(1-m)v)).
+    Mixed with the near-impossible component (pass rate ``tail_pass_rate``) by moments.
+    """
+    m_o = np.clip(marginal_mean(mu, var), 1e-6, 1.0 - 1e-6)
+    mq = m_o * (1.0 - m_o)
+    var_o = mq * (mq * var) / (1.0 + mq * var)
+    eps = cfg.ability.tail_pass_rate
+    m = (1.0 - tail) * m_o + tail * eps
+    second = (1.0 - tail) * (var_o + m_o**2) + tail * eps**2
+    v = np.maximum(second - m**2, 1e-12)
+    tc = cfg.tracker
+    s = np.clip(m * (1.0 - m) / v - 1.0, tc.prior_strength_min, tc.prior_strength_max)
+    return m, s
+
+
 def _aggregate(ids: I64, r: F64) -> Observation:
-    """Pool repeated ids: successes, rollouts, min and max reward per unique id."""
+    """Pool repeated ids: sums of rewards and squares, rollouts, min and max per unique id."""
     g = r.shape[1]
-    sums, mins, maxs = r.sum(axis=1), r.min(axis=1), r.max(axis=1)  # (B,)
+    sums, sq = r.sum(axis=1), (r * r).sum(axis=1)  # (B,)
+    mins, maxs = r.min(axis=1), r.max(axis=1)  # (B,)
     uniq, inv = np.unique(ids, return_inverse=True)
     if uniq.size == ids.size:
         order = np.argsort(ids, kind="stable")
         return Observation(ids=ids[order], k=sums[order], n=np.full(ids.size, float(g)),
-                           rmin=mins[order], rmax=maxs[order])
+                           rmin=mins[order], rmax=maxs[order], sq=sq[order])
     k = np.bincount(inv, weights=sums, minlength=uniq.size).astype(np.float64)
+    sqs = np.bincount(inv, weights=sq, minlength=uniq.size).astype(np.float64)
     n = np.bincount(inv, minlength=uniq.size).astype(np.float64) * g
     rmin = np.full(uniq.size, np.inf)
     rmax = np.full(uniq.size, -np.inf)
     np.minimum.at(rmin, inv, mins)
     np.maximum.at(rmax, inv, maxs)
-    return Observation(ids=uniq.astype(np.int64), k=k, n=n, rmin=rmin, rmax=rmax)
+    return Observation(ids=uniq.astype(np.int64), k=k, n=n, rmin=rmin, rmax=rmax, sq=sqs)
 
 
 def _jsonable_rng(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -469,6 +487,17 @@ def _check_tracker(t: dict[str, npt.NDArray[Any]], n: int, step: int) -> None:
         raise StateError("tracker pseudo-counts must be >= 0")
     if t["last"].min() < NEVER or t["last"].max() > step:
         raise StateError("tracker round stamps are out of range")
+    grid = t.get("grid")
+    if grid is None or grid.ndim != 1 or grid.size < 1 or grid.dtype.kind != "f" or not np.all(
+            (grid > 0) & (grid <= 1)):
+        raise StateError("state array 'tracker.grid' must hold forgetting rates in (0, 1]")
+    for key in ("loss", "pend_loss"):
+        arr = t.get(key)
+        if arr is None or arr.shape != grid.shape or not np.all(np.isfinite(arr)):
+            raise StateError(f"state array 'tracker.{key}' must be finite, shaped like the grid")
+    lam = t.get("lam")
+    if lam is None or lam.shape != (1,) or not 0.0 < float(lam[0]) <= 1.0:
+        raise StateError("state array 'tracker.lam' must hold one forgetting rate in (0, 1]")
 
 
 def _check_ids_array(arr: npt.NDArray[Any] | None, key: str, n: int) -> I64:

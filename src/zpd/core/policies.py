@@ -58,6 +58,7 @@ class ItemRead:
     a: F64  # (M,)
     b: F64  # (M,)
     predicted: F64  # (M,) ability model's pass-rate prediction (the posterior's prior mean)
+    strength: F64  # (M,) pseudo-counts that prediction is worth as a Beta prior
     seen: npt.NDArray[np.bool_]  # (M,)
 
 
@@ -85,13 +86,14 @@ class Selection:
 
 @dataclass(frozen=True)
 class Observation:
-    """One update's outcomes per unique item: successes, rollouts, min and max reward."""
+    """One update's outcomes per unique item (sorted ids): reward sums, rollouts, extremes."""
 
     ids: I64  # (U,)
     k: F64  # (U,) sum of rewards
     n: F64  # (U,) rollouts
     rmin: F64  # (U,)
     rmax: F64  # (U,)
+    sq: F64  # (U,) sum of squared rewards
 
     @property
     def all_correct(self) -> npt.NDArray[np.bool_]:
@@ -205,7 +207,8 @@ class ZpdPolicy:
     Score of a candidate: P(0 < successes < G | Beta posterior) (closed form,
     :func:`~zpd.core.tracker.prob_mixed`) + ``exploration`` * posterior sd, times
     ``mean ** (drift_tilt * drift_pressure)``. Candidates are a random pool of
-    ``pool_factor * n`` ids, so a call is O(n). Observed items whose upper bound
+    ``pool_factor * n`` ids plus a ring of the last ``frontier_factor * n`` ids whose group was
+    informative (prompts informative once tend to stay so, arXiv 2506.02177), so a call is O(n). Observed items whose upper bound
     (mean + z * sd) is below ``quarantine_threshold`` are quarantined: they only take the
     ``probe_share`` of the batch, most promising (highest predicted pass rate) first, and leave
     quarantine on their own as the ability model's prediction rises (their posterior decays
@@ -218,6 +221,8 @@ class ZpdPolicy:
     def __init__(self, config: ZpdPolicyConfig | None = None) -> None:
         self.cfg = config
         self.interval_z = 1.645
+        self.frontier: I64 = np.full(0, -1, dtype=np.int64)  # ring of recently informative ids
+        self.pos = 0  # next write position in the ring
 
     def configure(self, cfg: CurriculumConfig) -> None:
         if self.cfg is None:
@@ -226,26 +231,63 @@ class ZpdPolicy:
 
     def bind(self, num_items: int, numeric: dict[str, F64], cfg: CurriculumConfig) -> None:
         self.configure(cfg)
+        self.frontier = np.full(0, -1, dtype=np.int64)
+        self.pos = 0
 
     def add_items(self, n: int, numeric: dict[str, F64]) -> None:
         return None
 
     def observe(self, obs: Observation) -> None:
-        return None
+        """Remember the items whose group was informative (GRESO's temporal consistency)."""
+        cap = self.frontier.shape[0]
+        informative = obs.ids[obs.rmax > obs.rmin]
+        if cap == 0 or informative.size == 0:
+            return
+        informative = informative[-cap:]
+        slots = (self.pos + np.arange(informative.size)) % cap
+        self.frontier[slots] = informative
+        self.pos = int((self.pos + informative.size) % cap)
+
+    def _grow_frontier(self, n: int) -> None:
+        assert self.cfg is not None
+        cap = self.cfg.frontier_factor * n
+        if cap > self.frontier.shape[0]:
+            old = np.roll(self.frontier, -self.pos)  # oldest first
+            self.frontier = np.concatenate([old, np.full(cap - old.shape[0], -1, np.int64)])
+            self.pos = old.shape[0] % cap
 
     def state(self) -> tuple[Arrays, Meta]:
-        return {}, {}
+        return {"frontier": self.frontier.copy()}, {"pos": self.pos}
 
     def check_state(self, arrays: Arrays, meta: Meta, num_items: int) -> None:
-        return None
+        f = arrays.get("frontier")
+        if f is None or f.ndim != 1 or (f.size and f.dtype.kind not in "iu"):
+            raise StateError("zpd policy state needs a 1-D integer 'frontier' array")
+        if f.size and (f.min() < -1 or f.max() >= num_items):
+            raise StateError("zpd policy 'frontier' holds ids outside the item range")
+        pos = meta.get("pos")
+        if isinstance(pos, bool) or not isinstance(pos, int) or not 0 <= pos <= max(f.size - 1, 0):
+            raise StateError(f"zpd policy 'pos' must be an index into the frontier, got {pos!r}")
 
     def load_state(self, arrays: Arrays, meta: Meta) -> None:
-        return None
+        self.frontier = arrays["frontier"].astype(np.int64)
+        self.pos = int(meta["pos"])
+
+    def candidates(self, view: ItemView, n: int, rng: np.random.Generator) -> I64:
+        """Random pool of pool_factor * n ids plus the frontier ring, without repeats."""
+        assert self.cfg is not None
+        self._grow_frontier(n)
+        pool = random_pool(rng, view.num_items, self.cfg.pool_factor * n)  # (M,)
+        known = self.frontier[self.frontier >= 0]
+        if known.size == 0:
+            return pool
+        out: I64 = np.unique(np.concatenate([pool, known]))
+        return out
 
     def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
         cfg = self.cfg
         assert cfg is not None, "bind() first"
-        pool = random_pool(rng, view.num_items, cfg.pool_factor * n)  # (M,)
+        pool = self.candidates(view, n, rng)  # (M,)
         r = view.read(pool)
         mean, sd = beta_moments(r.a, r.b)
         quarantined = r.seen & (mean + cfg.quarantine_z * sd < cfg.quarantine_threshold)
@@ -256,7 +298,7 @@ class ZpdPolicy:
         taken = np.zeros(pool.shape[0], dtype=bool)
         n_anchor = _stochastic_round(cfg.anchor_share * n, rng)
         n_probe = _stochastic_round(cfg.probe_share * n, rng)
-        order = np.asarray(rng.random(pool.shape[0]), np.float64)  # anchors: random among the mastered
+        order = np.asarray(rng.random(pool.shape[0]), np.float64)  # anchors: random mastered
         anchors = self._pick(mastered, order, n_anchor, taken)
         probes = self._pick(quarantined, r.predicted, n_probe, taken)
         rest = n - anchors.size - probes.size
@@ -336,7 +378,8 @@ class Greso:
         """Probability that each id survives the pre-rollout filter."""
         assert self.cfg is not None
         s = self.streak[ids].astype(np.float64)
-        keep = np.where(s > 0, self.p_easy ** s, np.where(s < 0, self.p_hard ** (-s), 1.0))
+        base = np.where(s > 0, self.p_easy, self.p_hard)
+        keep = np.where(s == 0, 1.0, base ** np.abs(s))
         out: F64 = np.maximum(keep, self.cfg.min_keep)
         return out
 

@@ -13,6 +13,12 @@ An update adds k successes and n - k failures to the decayed posterior and stamp
 Never-observed items read as Beta(s*m, s*(1-m)). Decay is lazy: nothing is touched until an
 item is read or updated, so every call is O(len(ids)), never O(num_items).
 
+The forgetting rate is chosen online (when ``adapt_forgetting``): for every re-observed item
+the posterior mean under each rate of a small grid is scored against the observed pass rate
+(squared error, a proper scoring rule for the mean); at each round boundary the rate with the
+smallest discounted loss is used. How fast to forget is a property of the run (how quickly
+items change relative to the ability model), so it is learned rather than guessed.
+
 This module is only the posterior store and Beta arithmetic; the prior (m, s) comes from
 :mod:`zpd.core.ability` via the curriculum. State: 12 bytes per item.
 """
@@ -35,6 +41,11 @@ I64 = npt.NDArray[np.int64]
 
 NEVER = -1
 """Round stamp of a never-observed item."""
+
+GRID = (0.5, 0.7, 0.85, 0.95, 0.99)
+"""Forgetting rates the tracker chooses from (plus the configured one)."""
+
+_LOSS_DECAY = 0.95  # per-round discount of the forgetting rates' losses
 
 
 def beta_moments(a: F64, b: F64) -> tuple[F64, F64]:
@@ -70,6 +81,10 @@ class Tracker:
         self.alpha: F32 = np.zeros(num_items, dtype=np.float32)  # (N,)
         self.beta: F32 = np.zeros(num_items, dtype=np.float32)  # (N,)
         self.last: I32 = np.full(num_items, NEVER, dtype=np.int32)  # (N,)
+        self.grid: F64 = np.array(sorted(set(GRID) | {cfg.forgetting}))  # (L,)
+        self.loss: F64 = np.zeros(self.grid.shape[0])  # (L,) discounted squared errors
+        self.pend_loss: F64 = np.zeros(self.grid.shape[0])  # (L,) this round's errors
+        self.lam = cfg.forgetting
 
     @property
     def num_items(self) -> int:
@@ -93,12 +108,16 @@ class Tracker:
         out: F64 = np.where(last == NEVER, 0.0, step - last.astype(np.float64))
         return out
 
-    def posterior(self, ids: I64, prior_mean: F64, prior_strength: F64, step: int
-                  ) -> tuple[F64, F64]:
-        """Beta(a, b) of ``ids`` at round ``step``, decayed toward the given prior."""
+    def posterior(self, ids: I64, prior_mean: F64, prior_strength: F64, step: int,
+                  rate: float | None = None) -> tuple[F64, F64]:
+        """Beta(a, b) of ``ids`` at round ``step``, decayed toward the given prior.
+
+        ``rate``: forgetting per round (default: the rate in use).
+        """
         last = self.last[ids]
         never = last == NEVER
-        lam = np.where(never, 0.0, self.cfg.forgetting ** (step - last.astype(np.float64)))
+        r = self.lam if rate is None else rate
+        lam = np.where(never, 0.0, r ** (step - last.astype(np.float64)))
         a = lam * self.alpha[ids] + (1.0 - lam) * prior_strength * prior_mean
         b = lam * self.beta[ids] + (1.0 - lam) * prior_strength * (1.0 - prior_mean)
         return a, b
@@ -109,12 +128,41 @@ class Tracker:
         self.beta[ids] = (b + (n - k)).astype(np.float32)
         self.last[ids] = np.int32(step)
 
+    def score_rates(self, ids: I64, rate: F64, prior_mean: F64, prior_strength: F64,
+                    step: int) -> None:
+        """Add each grid rate's squared error on the observed pass rates of seen ``ids``."""
+        if not self.cfg.adapt_forgetting:
+            return
+        seen = self.last[ids] != NEVER
+        if not np.any(seen):
+            return
+        ids, rate = ids[seen], rate[seen]
+        m, s = prior_mean[seen], prior_strength[seen]
+        for j, lam in enumerate(self.grid):
+            a, b = self.posterior(ids, m, s, step, rate=float(lam))
+            self.pend_loss[j] += float(np.sum((rate - a / (a + b)) ** 2))
+
+    def end_round(self) -> None:
+        """Fold this round's errors into the losses and pick the best forgetting rate."""
+        if not self.cfg.adapt_forgetting:
+            return
+        self.loss = self.loss * _LOSS_DECAY + self.pend_loss
+        self.pend_loss = np.zeros_like(self.pend_loss)
+        if np.any(self.loss > 0):
+            self.lam = float(self.grid[int(np.argmin(self.loss))])
+
     def state_arrays(self) -> dict[str, npt.NDArray[Any]]:
         """Arrays of the state dict (copies)."""
-        return {"alpha": self.alpha.copy(), "beta": self.beta.copy(), "last": self.last.copy()}
+        return {"alpha": self.alpha.copy(), "beta": self.beta.copy(), "last": self.last.copy(),
+                "grid": self.grid.copy(), "loss": self.loss.copy(),
+                "pend_loss": self.pend_loss.copy(), "lam": np.array([self.lam])}
 
     def load_arrays(self, arrays: dict[str, npt.NDArray[Any]]) -> None:
         """Load arrays already checked by the caller."""
         self.alpha = arrays["alpha"].astype(np.float32)
         self.beta = arrays["beta"].astype(np.float32)
         self.last = arrays["last"].astype(np.int32)
+        self.grid = arrays["grid"].astype(np.float64)
+        self.loss = arrays["loss"].astype(np.float64)
+        self.pend_loss = arrays["pend_loss"].astype(np.float64)
+        self.lam = float(arrays["lam"][0])
