@@ -254,9 +254,8 @@ def format_run(health: RunHealth, *, all_metrics: bool = False, max_steps_listed
 
 
 def _keys_to_show(fam: FamilyHealth, all_metrics: bool) -> list[str]:
-    if all_metrics or not KEY_METRICS.get(fam.name):
-        return sorted(fam.metrics)
-    return [k for k in KEY_METRICS[fam.name] if k in fam.metrics]
+    keys = [k for k in KEY_METRICS.get(fam.name, ()) if k in fam.metrics]
+    return sorted(fam.metrics) if all_metrics or not keys else keys
 
 
 def _fmt(x: float) -> str:
