@@ -178,3 +178,15 @@ def test_sequence_logprobs_equals_per_row_unpadded_forward() -> None:
         assert (got[i, len(c) :] == 0).all()
     got.sum().backward()
     assert m.transformer["wte"].weight.grad is not None
+
+
+def test_longest_items_fit_the_default_context() -> None:
+    from zpd.lab.tasks import ALLOWED, render_completion
+
+    cfg = TaskConfig(ops=tuple(Op), formats=tuple(Fmt), digits=(12, 12), steps=(3, 3), n_items=200)
+    longest = max(
+        len(it.prompt) + len(render_completion(it, f))
+        for it in make_items(cfg, 0)
+        for f in ALLOWED[Op(it.op)]
+    )
+    assert longest <= GPTConfig().block_size

@@ -121,6 +121,7 @@ def test_extract_answer_and_format_of() -> None:
 
 
 def test_open_op_accepts_every_valid_answer() -> None:
+    assert make_items(TaskConfig(ops=("open",), digits=(12, 12), n_items=1), 0)[0].prompt[:4] == "O21:"
     cfg = TaskConfig(ops=("open",), formats=("direct",), digits=(3, 3), n_items=30)
     for it in make_items(cfg, 4):
         n, s = int(it.operands[0]), int(it.operands[1])
@@ -188,6 +189,9 @@ def test_features_shapes_and_categories() -> None:
         {"n_items": 0},
         {"steps": (1, 2)},
         {"any_formats": ("any",)},
+        {"n_items": 2.5},
+        {"weight": 0},
+        {"label_noise": "0.1"},
     ],
 )
 def test_bad_config_raises(kwargs: dict) -> None:

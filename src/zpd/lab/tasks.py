@@ -316,12 +316,18 @@ class TaskConfig:
             raise TaskError("ops and formats must be non-empty")
         if not self.valid_pairs():
             raise TaskError(f"no op in {self.ops} allows any format in {self.formats}")
-        if int(self.n_items) < 1:
-            raise TaskError(f"n_items must be >= 1, got {self.n_items}")
-        if not 0.0 <= float(self.label_noise) <= 1.0:
-            raise TaskError(f"label_noise must be in [0, 1], got {self.label_noise}")
-        if not float(self.weight) > 0.0:
-            raise TaskError(f"weight must be > 0, got {self.weight}")
+        n = self.n_items
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise TaskError(f"n_items must be an integer >= 1, got {n!r}")
+        set_(self, "n_items", int(n))
+        for name, ok, what in (
+            ("label_noise", lambda x: 0.0 <= x <= 1.0, "in [0, 1]"),
+            ("weight", lambda x: x > 0.0, "> 0"),
+        ):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(float(v)):
+                raise TaskError(f"{name} must be a number {what}, got {v!r}")
+            set_(self, name, float(v))
 
     def valid_pairs(self) -> list[tuple[Op, Fmt]]:
         """The (op, requested format) pairs this config can produce."""
@@ -374,7 +380,7 @@ def _draw_item(cfg: TaskConfig, rng: np.random.Generator, item_id: int) -> Item:
     if op is Op.OPEN:
         s = int(rng.integers(0, 9 * n + 1))
         ans = "".join(str(min(9, max(0, s - 9 * i))) for i in range(n))  # greedy 9s, LSB first
-        prompt = f"O{n}:{str(s)[::-1]}{tag}"
+        prompt = f"O{str(n)[::-1]}:{str(s)[::-1]}{tag}"  # numbers LSB first, as everywhere
         return Item(prompt, ans, op.value, fmt.value, n, 0, item_id, 1, (str(n), str(s)))
     x = "".join(str(int(d)) for d in rng.integers(0, 10, n))
     if op is Op.CHAIN:

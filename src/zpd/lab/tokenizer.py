@@ -60,6 +60,15 @@ def atomic_write_json(path: str | os.PathLike[str], obj: object) -> None:
 class CharTokenizer:
     """One id per character of a fixed vocabulary (default: the lab's ``VOCAB``)."""
 
+    pad_id: int = 0
+    """Id of ``_`` (left padding of prompts, filler after eos)."""
+    bos_id: int = 1
+    """Id of ``^`` (defined for Hugging Face; the lab never adds it implicitly)."""
+    eos_id: int = 2
+    """Id of ``$`` (ends every completion)."""
+    unk_id: int = 3
+    """Id of ``~`` (what Hugging Face maps unknown characters to)."""
+
     def __init__(self, vocab: Sequence[str] = VOCAB) -> None:
         vocab = tuple(vocab)
         if len(set(vocab)) != len(vocab) or any(len(c) != 1 for c in vocab):
@@ -68,11 +77,6 @@ class CharTokenizer:
             raise TokenizerError(f"vocab must start with the specials {SPECIALS!r}")
         self.vocab: tuple[str, ...] = vocab
         self._stoi = {c: i for i, c in enumerate(vocab)}
-
-    pad_id: int = 0
-    bos_id: int = 1
-    eos_id: int = 2
-    unk_id: int = 3
 
     @property
     def vocab_size(self) -> int:
