@@ -398,7 +398,8 @@ def _step_code(kind: str, n: int, rng: np.random.Generator) -> str:
     if kind == "R":
         return "R"
     if kind == "S":
-        return f"S{int(rng.integers(1, max(n, 2)))}"  # 1..n-1: never the identity (n >= 2)
+        return f"S{int(rng.integers(1, min(max(n, 2), 10)))}"  # 1..min(n-1, 9): one digit,
+        # never the identity for n >= 2
     return f"T{int(rng.integers(1, 10))}"
 
 
