@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from zpd.core.arrays import unique_inverse
 from zpd.core.config import AbilityConfig
 from zpd.core.errors import StateError
 
@@ -53,8 +54,8 @@ _SCALARS = ("theta0", "var0", "eb_num", "eb_den", "eb_pq2", "resid_var", "tail_s
 
 
 def sigmoid(x: F64) -> F64:
-    """Numerically safe logistic function."""
-    out: F64 = 1.0 / (1.0 + np.exp(-np.clip(x, -40.0, 40.0)))
+    """Logistic function (tanh form: no overflow, no clipping needed)."""
+    out: F64 = 0.5 + 0.5 * np.tanh(0.5 * x)
     return out
 
 
@@ -134,6 +135,7 @@ class AbilityModel:
         self.eb_num = 0.0  # sum of excess dispersion D over first observations
         self.eb_den = 0.0  # sum of p(1-p) over first observations
         self.eb_pq2 = 0.0  # sum of (p(1-p))^2 over first observations
+        self.pend_eb: F64 = np.zeros(3)  # this round's (excess, pq, pq^2) sums
         self.resid_var = cfg.difficulty_prior_var
         self.tail_share = cfg.tail_share  # prior probability that an item is near-impossible
         self.tail_num = 0.0  # sum of tail responsibilities of first-observed items
@@ -198,20 +200,29 @@ class AbilityModel:
         evidence (Laplace approximation of the ordinary marginal likelihood); unseen items get
         the tail share.
         """
-        last = self.diff_last[ids]
-        age = np.where(last < 0, 0.0, step - last.astype(np.float64))
+        pred = self.feature_prediction(ids)  # (M,)
+        v0 = self.resid_var
+        b, var = pred, np.full(ids.shape[0], v0)
+        tail = np.full(ids.shape[0], max(self.tail_share, 0.0))
+        seen = np.flatnonzero(self.diff_last[ids] >= 0)  # only these need a fit
+        if seen.size:
+            b, var = b.copy(), var.copy()
+            b[seen], var[seen], tail[seen] = self._fit_seen(ids[seen], pred[seen], step)
+        return b, var, tail
+
+    def _fit_seen(self, ids: I64, pred: F64, step: int) -> tuple[F64, F64, F64]:
+        """Posterior mode, Laplace variance and tail responsibility of seen items."""
+        age = step - self.diff_last[ids].astype(np.float64)
         decay = self.cfg.difficulty_forgetting ** np.maximum(age, 0.0)
-        kk = decay * self.ev_k[ids]  # (M,)
-        nn = decay * self.ev_n[ids]  # (M,) 0 for unseen items
-        tb = self.ev_theta[ids].astype(np.float64)  # (M,)
-        pred = self.feature_prediction(ids)
+        kk = decay * self.ev_k[ids]  # (S,)
+        nn = decay * self.ev_n[ids]  # (S,)
+        tb = self.ev_theta[ids].astype(np.float64)  # (S,)
         v0 = self.resid_var
         b = pred.copy()
-        if np.any(nn > 0):
-            for _ in range(_NEWTON_ITERS):
-                p = sigmoid(tb - b)
-                grad = (kk - nn * p) + (b - pred) / v0  # d/db of the negative log posterior
-                b -= np.clip(grad / (nn * p * (1.0 - p) + 1.0 / v0), -2.0, 2.0)
+        for _ in range(_NEWTON_ITERS):
+            p = sigmoid(tb - b)
+            grad = (kk - nn * p) + (b - pred) / v0  # d/db of the negative log posterior
+            b -= np.clip(grad / (nn * p * (1.0 - p) + 1.0 / v0), -2.0, 2.0)
         p = np.clip(sigmoid(tb - b), 1e-12, 1.0 - 1e-12)
         var = 1.0 / (1.0 / v0 + nn * p * (1.0 - p))
         return b, var, self._tail(kk, nn, p, b, pred, var)
@@ -276,9 +287,7 @@ class AbilityModel:
         rbar = kk / nn
         s2 = np.maximum(sq[use] - kk * rbar, 0.0) / (nn - 1.0)  # unbiased within-group var
         excess = (rbar - pbar) ** 2 - s2 / nn  # E = Var(p) between items
-        self.eb_num += float(excess.sum())
-        self.eb_den += float(pq.sum())
-        self.eb_pq2 += float((pq**2).sum())
+        self.pend_eb += np.array([excess.sum(), pq.sum(), (pq**2).sum()])
 
     def flush(self, step: int) -> None:
         """Close round ``step``: commit the ability step, fit pending difficulties, refit."""
@@ -289,6 +298,10 @@ class AbilityModel:
         self.delta_var = np.maximum(dvar, _MIN_VAR)
         self.pend_g[:] = 0.0
         self.pend_h[:] = 0.0
+        self.eb_num += float(self.pend_eb[0])
+        self.eb_den += float(self.pend_eb[1])
+        self.eb_pq2 += float(self.pend_eb[2])
+        self.pend_eb = np.zeros(3)
         if self.pending["ids"].size:
             self._fit_pending(step)
         self._refit()
@@ -297,7 +310,7 @@ class AbilityModel:
     def _fit_pending(self, step: int) -> None:
         """Fold the evidence of every item observed in round ``step`` into its (K, N, theta)."""
         raw = self.pending
-        uniq, inv = np.unique(raw["ids"].astype(np.int64), return_inverse=True)
+        uniq, inv = unique_inverse(raw["ids"].astype(np.int64))
         k = np.bincount(inv, weights=raw["k"], minlength=uniq.size)
         n = np.bincount(inv, weights=raw["n"], minlength=uniq.size)
         self.pending = {key: np.zeros(0) for key in _PENDING}
@@ -371,6 +384,7 @@ class AbilityModel:
             "delta_var": self.delta_var.copy(),
             "pend_g": self.pend_g.copy(),
             "pend_h": self.pend_h.copy(),
+            "pend_eb": self.pend_eb.copy(),
             "reg_A": self.reg_A.copy(),
             "reg_c": self.reg_c.copy(),
             "reg_w": self.reg_w.copy(),
@@ -394,6 +408,7 @@ class AbilityModel:
             "reg_c": ((f + 1,), "f"),
             "reg_w": ((f + 1,), "f"),
             "scalars": ((len(_SCALARS),), "f"),
+            "pend_eb": ((3,), "f"),
         }
         for key, (shape, kind) in spec.items():
             _expect(arrays, key, shape, kind)
@@ -418,7 +433,8 @@ class AbilityModel:
         for key in ("ev_k", "ev_n", "ev_theta"):
             setattr(self, key, arrays[key].astype(np.float32))
         self.diff_last = arrays["diff_last"].astype(np.int32)
-        for key in ("delta", "delta_var", "pend_g", "pend_h", "reg_A", "reg_c", "reg_w"):
+        for key in ("delta", "delta_var", "pend_g", "pend_h", "pend_eb", "reg_A", "reg_c",
+                    "reg_w"):
             setattr(self, key, arrays[key].astype(np.float64))
         self.pending = {k: arrays[f"pending_{k}"].astype(np.float64) for k in _PENDING}
         for key, value in zip(_SCALARS, arrays["scalars"].astype(np.float64)):

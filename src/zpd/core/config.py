@@ -169,15 +169,15 @@ class ZpdPolicyConfig:
     exploration: float = 0.1
     """Weight of the posterior-uncertainty bonus added to P(mixed group)."""
     quarantine_threshold: float = 0.02
-    """An observed item is quarantined while its pass-rate upper bound is below this."""
-    quarantine_z: float = 2.0
-    """Upper bound used for quarantine: posterior mean + quarantine_z * sd."""
+    """An observed item is quarantined while P(pass rate < this) >= quarantine_confidence."""
+    quarantine_confidence: float = 0.9
+    """Posterior probability of being below quarantine_threshold that quarantines an item."""
     probe_share: float = 0.01
     """Share of each batch spent re-probing quarantined items (most promising first)."""
     anchor_share: float = 0.03
     """Share of each batch replaying mastered items as retention anchors."""
-    mastery_threshold: float = 0.95
-    """An observed item whose posterior lower bound exceeds this counts as mastered."""
+    mastery_threshold: float = 0.9
+    """An observed item whose posterior mean is at least this counts as mastered."""
     drift_tilt: float = 4.0
     """How strongly drift pressure 1.0 tilts scores toward easier items (exponent on mean)."""
 
@@ -186,7 +186,7 @@ class ZpdPolicyConfig:
         _int(self, "frontier_factor", 0, 4096)
         _num(self, "exploration", 0.0, 10.0)
         _num(self, "quarantine_threshold", 0.0, 0.5, lo_open=True)
-        _num(self, "quarantine_z", 0.0, 10.0)
+        _num(self, "quarantine_confidence", 0.5, 1.0, hi_open=True)
         _num(self, "probe_share", 0.0, 0.5)
         _num(self, "anchor_share", 0.0, 0.5)
         _num(self, "mastery_threshold", 0.5, 1.0, lo_open=True, hi_open=True)

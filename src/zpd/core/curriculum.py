@@ -11,7 +11,6 @@ subclass before anything is changed. This module holds no model arithmetic of it
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import numpy.typing as npt
 
 from zpd.core import advantage as adv
 from zpd.core.ability import AbilityModel, FeatureScaler, marginal_mean
+from zpd.core.arrays import unique_inverse
 from zpd.core.checks import (
     CATEGORY,
     check_count,
@@ -31,7 +31,7 @@ from zpd.core.checks import (
 )
 from zpd.core.config import AdvantageKind, CurriculumConfig, PolicyName
 from zpd.core.errors import ConfigError, FeatureError, SampleSizeError, StateError
-from zpd.core.policies import ItemRead, Observation, Policy, make_policy
+from zpd.core.policies import ItemRead, Observation, Policy, make_policy, quarantine_mask
 from zpd.core.state import check_header, read_state, write_state
 from zpd.core.tracker import NEVER, Tracker, beta_moments
 
@@ -168,7 +168,7 @@ class Curriculum:
         mu, var, tail = self._ability.predict(ids, t)  # logit mean / var, tail prob.
         m, s = _prior_beta(mu, var, tail, self.config)
         a, b = self._tracker.posterior(ids, m, s, t)
-        return ItemRead(a=a, b=b, predicted=m, strength=s,
+        return ItemRead(a=a, b=b, predicted=m, strength=s, tail=tail,
                         seen=self._tracker.last[ids] != NEVER)
 
     def estimate(self, ids: object) -> Estimate:
@@ -188,12 +188,8 @@ class Curriculum:
         """True where an observed item is confidently near-impossible (only re-probed)."""
         idx = check_ids(ids, self.num_items)
         r = self._read(idx)
-        mean, sd = beta_moments(r.a, r.b)
-        z = self.config.zpd
-        out: npt.NDArray[np.bool_] = r.seen & (
-            mean + z.quarantine_z * sd < z.quarantine_threshold
-        )
-        return out
+        mean, _ = beta_moments(r.a, r.b)
+        return quarantine_mask(r, mean, self.config.zpd)
 
     def ability(self) -> dict[str, F64]:
         """Per-category ability (logit mean and variance), this round's evidence included."""
@@ -427,7 +423,7 @@ def _aggregate(ids: I64, r: F64) -> Observation:
     g = r.shape[1]
     sums, sq = r.sum(axis=1), (r * r).sum(axis=1)  # (B,)
     mins, maxs = r.min(axis=1), r.max(axis=1)  # (B,)
-    uniq, inv = np.unique(ids, return_inverse=True)
+    uniq, inv = unique_inverse(ids)
     if uniq.size == ids.size:
         order = np.argsort(ids, kind="stable")
         return Observation(ids=ids[order], k=sums[order], n=np.full(ids.size, float(g)),

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from zpd.core.arrays import random_pool, top_k, unique_sorted
 from zpd.core.config import (
     CurriculumConfig,
     GresoConfig,
@@ -26,7 +27,7 @@ from zpd.core.config import (
     ZpdPolicyConfig,
 )
 from zpd.core.errors import ConfigError, FeatureError, StateError, ZpdError
-from zpd.core.tracker import beta_moments, prob_mixed
+from zpd.core.tracker import beta_cdf, beta_moments, prob_mixed
 
 __all__ = [
     "Dapo",
@@ -43,6 +44,9 @@ __all__ = [
     "Uniform",
     "ZpdPolicy",
     "make_policy",
+    "quarantine_mask",
+    "random_pool",
+    "top_k",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -59,6 +63,7 @@ class ItemRead:
     b: F64  # (M,)
     predicted: F64  # (M,) ability model's pass-rate prediction (the posterior's prior mean)
     strength: F64  # (M,) pseudo-counts that prediction is worth as a Beta prior
+    tail: F64  # (M,) posterior probability that the item is near-impossible (mixture)
     seen: npt.NDArray[np.bool_]  # (M,)
 
 
@@ -142,21 +147,18 @@ class Policy(Protocol):
 
 
 # --------------------------------------------------------------------------- helpers
-def random_pool(rng: np.random.Generator, num_items: int, m: int) -> I64:
-    """``min(m, num_items)`` unique random ids, in random order; O(m)."""
-    if m >= num_items:
-        return rng.permutation(num_items).astype(np.int64)
-    out: I64 = rng.choice(num_items, size=m, replace=False).astype(np.int64)
+def quarantine_mask(r: ItemRead, mean: F64, cfg: ZpdPolicyConfig) -> npt.NDArray[np.bool_]:
+    """Observed items confidently near-impossible: P(p < threshold) >= confidence.
+
+    Either the ability model's near-impossible component holds the item with that
+    confidence, or the Beta posterior puts that much mass below the threshold.
+    """
+    out = r.seen & (r.tail >= cfg.quarantine_confidence)
+    low = np.flatnonzero(r.seen & ~out & (mean < cfg.quarantine_threshold))  # pre-filter
+    if low.size:
+        cdf = beta_cdf(cfg.quarantine_threshold, r.a[low], r.b[low])
+        out[low] = cdf >= cfg.quarantine_confidence
     return out
-
-
-def top_k(scores: F64, k: int) -> npt.NDArray[np.intp]:
-    """Indices of the k largest scores (unordered); all indices if k >= len."""
-    if k >= scores.shape[0]:
-        return np.arange(scores.shape[0])
-    if k <= 0:
-        return np.zeros(0, dtype=np.intp)
-    return np.argpartition(-scores, k - 1)[:k]
 
 
 def _stochastic_round(x: float, rng: np.random.Generator) -> int:
@@ -209,7 +211,7 @@ class ZpdPolicy:
     ``mean ** (drift_tilt * drift_pressure)``. Candidates are a random pool of
     ``pool_factor * n`` ids plus a ring of the last ``frontier_factor * n`` ids whose group was
     informative (prompts informative once tend to stay so, arXiv 2506.02177), so a call is O(n). Observed items whose upper bound
-    (mean + z * sd) is below ``quarantine_threshold`` are quarantined: they only take the
+    P(p < ``quarantine_threshold``) >= ``quarantine_confidence`` are quarantined: they only take the
     ``probe_share`` of the batch, most promising (highest predicted pass rate) first, and leave
     quarantine on their own as the ability model's prediction rises (their posterior decays
     toward it). ``anchor_share`` of the batch replays mastered items (retention anchors).
@@ -278,11 +280,12 @@ class ZpdPolicy:
         assert self.cfg is not None
         self._grow_frontier(n)
         pool = random_pool(rng, view.num_items, self.cfg.pool_factor * n)  # (M,)
-        known = self.frontier[self.frontier >= 0]
+        known = unique_sorted(self.frontier[self.frontier >= 0])  # (K,) sorted
         if known.size == 0:
             return pool
-        out: I64 = np.unique(np.concatenate([pool, known]))
-        return out
+        pos = np.minimum(np.searchsorted(known, pool), known.size - 1)
+        fresh = pool[known[pos] != pool]  # pool ids not already in the frontier
+        return np.concatenate([fresh, known])
 
     def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
         cfg = self.cfg
@@ -290,15 +293,15 @@ class ZpdPolicy:
         pool = self.candidates(view, n, rng)  # (M,)
         r = view.read(pool)
         mean, sd = beta_moments(r.a, r.b)
-        quarantined = r.seen & (mean + cfg.quarantine_z * sd < cfg.quarantine_threshold)
-        mastered = r.seen & (mean - self.interval_z * sd > cfg.mastery_threshold)
-        score = prob_mixed(r.a, r.b, view.group_size) + cfg.exploration * sd
+        quarantined = quarantine_mask(r, mean, cfg)
+        mastered = r.seen & (mean >= cfg.mastery_threshold)
+        order = np.asarray(rng.random(pool.shape[0]), np.float64)  # tie-breaks, anchor order
+        score = prob_mixed(r.a, r.b, view.group_size) + cfg.exploration * sd + 1e-9 * order
         if view.drift_pressure > 0.0:
             score = score * mean ** (cfg.drift_tilt * view.drift_pressure)
         taken = np.zeros(pool.shape[0], dtype=bool)
         n_anchor = _stochastic_round(cfg.anchor_share * n, rng)
         n_probe = _stochastic_round(cfg.probe_share * n, rng)
-        order = np.asarray(rng.random(pool.shape[0]), np.float64)  # anchors: random mastered
         anchors = self._pick(mastered, order, n_anchor, taken)
         probes = self._pick(quarantined, r.predicted, n_probe, taken)
         rest = n - anchors.size - probes.size

@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from zpd.core.config import TrackerConfig
 
-__all__ = ["Tracker", "beta_moments", "prob_mixed"]
+__all__ = ["Tracker", "beta_cdf", "beta_moments", "log_gamma", "prob_mixed"]
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -46,6 +46,65 @@ GRID = (0.5, 0.7, 0.85, 0.95, 0.99)
 """Forgetting rates the tracker chooses from (plus the configured one)."""
 
 _LOSS_DECAY = 0.95  # per-round discount of the forgetting rates' losses
+
+
+_LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028,
+            771.32342877765313, -176.61502916214059, 12.507343278686905,
+            -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7)
+_TINY = 1e-300
+
+
+def log_gamma(x: F64) -> F64:
+    """log Gamma(x) for x > 0 (Lanczos approximation, g = 7; reflection below 0.5)."""
+    small = x < 0.5
+    z = np.where(small, 1.0 - x, x) - 1.0
+    acc = np.full_like(z, _LANCZOS[0])
+    for i in range(1, 9):
+        acc += _LANCZOS[i] / (z + i)
+    t = z + 7.5
+    lg = 0.5 * np.log(2 * np.pi) + (z + 0.5) * np.log(t) - t + np.log(acc)
+    out: F64 = np.where(small, np.log(np.pi / np.abs(np.sin(np.pi * x))) - lg, lg)
+    return out
+
+
+def _beta_cf(a: F64, b: F64, x: F64, iters: int = 200) -> F64:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c = np.ones_like(x)
+    d = 1.0 - qab * x / qap
+    d = 1.0 / np.where(np.abs(d) < _TINY, _TINY, d)
+    h = d.copy()
+    for m in range(1, iters + 1):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / np.where(np.abs(d) < _TINY, _TINY, d)
+            c = 1.0 + aa / c
+            c = np.where(np.abs(c) < _TINY, _TINY, c)
+            delta = d * c
+            h *= delta
+        if m % 4 == 0 and np.all(np.abs(delta - 1.0) < 1e-12):
+            break
+    return h
+
+
+def beta_cdf(x: float, a: F64, b: F64) -> F64:
+    """P(p <= x) for p ~ Beta(a, b): the regularised incomplete beta I_x(a, b), 0 < x < 1."""
+    log_front = (log_gamma(a + b) - log_gamma(a) - log_gamma(b) + a * np.log(x)
+                 + b * np.log1p(-x))
+    front = np.exp(log_front)
+    xs = np.full_like(a, x)
+    direct = x < (a + 1.0) / (a + b + 2.0)
+    out = np.empty_like(a)
+    if np.any(direct):
+        i = direct
+        out[i] = front[i] * _beta_cf(a[i], b[i], xs[i]) / a[i]
+    if np.any(~direct):
+        j = ~direct
+        out[j] = 1.0 - front[j] * _beta_cf(b[j], a[j], 1.0 - xs[j]) / b[j]
+    clipped: F64 = np.clip(out, 0.0, 1.0)
+    return clipped
 
 
 def beta_moments(a: F64, b: F64) -> tuple[F64, F64]:
@@ -63,13 +122,23 @@ def prob_mixed(a: F64, b: F64, group_size: int) -> F64:
     E[p^G] = prod_{j<G} (a + j) / (a + b + j). Worked example: Beta(1, 1) and G = 8 give
     1 - 2/9 = 0.777...; a point mass at p = 0.5 would give 1 - 2 * 0.5**8 = 0.992.
     """
-    ep = np.ones_like(a)
-    eq = np.ones_like(a)
+    if group_size > 32:  # products could overflow: use the ratio form
+        ep, eq, s = np.ones_like(a), np.ones_like(a), a + b
+        for j in range(group_size):
+            ep *= (a + j) / (s + j)
+            eq *= (b + j) / (s + j)
+        big: F64 = np.clip(1.0 - ep - eq, 0.0, 1.0)
+        return big
+    ep = np.ones_like(a)  # prod (a + j)
+    eq = np.ones_like(a)  # prod (b + j)
+    den = np.ones_like(a)  # prod (a + b + j)
     s = a + b
+    tmp = np.empty_like(a)
     for j in range(group_size):
-        ep *= (a + j) / (s + j)
-        eq *= (b + j) / (s + j)
-    out: F64 = np.clip(1.0 - ep - eq, 0.0, 1.0)
+        np.multiply(ep, np.add(a, j, out=tmp), out=ep)
+        np.multiply(eq, np.add(b, j, out=tmp), out=eq)
+        np.multiply(den, np.add(s, j, out=tmp), out=den)
+    out: F64 = np.clip(1.0 - (ep + eq) / den, 0.0, 1.0)
     return out
 
 
