@@ -24,6 +24,7 @@ Per policy, mean ± std over seeds:
   rollouts/inf    rollouts paid per informative group (dapo's dropped rollouts included)
   near-imposs.    share of samples on items with true pass rate < 0.02
   E[p(1-p)]       mean true p(1-p) of samples (0.25 at best)
+  new items       share of samples that were an item's first appearance (coverage)
   vs oracle       informative fraction / the oracle's (oracle knows the true pass rates)
   cur s/run       seconds spent inside the curriculum per run
 """
@@ -107,9 +108,11 @@ def _progress(total_runs: int) -> Any:
                   f"step {step}/{steps}   ", end="", file=sys.stderr, flush=True)
         if step == steps:
             done["runs"] += 1
-            end = "\r" if tty else "\n"
-            print(f"{end}[{done['runs']:>3}/{total_runs}] {policy} seed {seed}: done"
-                  + " " * 12, end="" if tty else None, file=sys.stderr, flush=True)
+            line = f"[{done['runs']:>3}/{total_runs}] {policy} seed {seed}: done"
+            if tty:
+                print(f"\r{line:<60}", end="", file=sys.stderr, flush=True)
+            else:
+                print(line, file=sys.stderr, flush=True)
     return report
 
 

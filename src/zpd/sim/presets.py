@@ -1,9 +1,9 @@
 """Named simulated worlds, so a policy is judged in worlds that differ, not tuned to one.
 
 What it is: a few :class:`~zpd.sim.config.WorldConfig` variants that stress different weaknesses
-of a curriculum (fast drift, cold start, fractional rewards, weak features, an easy pool). What it
-is not: a guarantee; a held-out grader uses other worlds, so a policy should pass all of these
-without knowing which one it is in.
+of a curriculum (fast drift, cold start, fractional rewards, weak features, an easy pool, an
+offline pass-rate prior, memorization of trained items). What it is not: a guarantee; a held-out
+grader uses other worlds, so a policy should pass all of these without knowing which one it is in.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class Preset(str, Enum):
     NOISY_FEATURES = "noisy-features"
     EASY_POOL = "easy-pool"
     PASS_RATE_PRIOR = "pass-rate-prior"
+    MEMORIZATION = "memorization"
 
 
 PRESET_HELP: dict[Preset, str] = {
@@ -41,6 +42,8 @@ PRESET_HELP: dict[Preset, str] = {
     Preset.EASY_POOL: "most of the pool is already solved at the start: waste is on the easy side",
     Preset.PASS_RATE_PRIOR: "items carry an offline pass rate (8 base-model samples at step 0), "
     "as after pass@k filtering; static (AdaRFT) uses it",
+    Preset.MEMORIZATION: "training an item moves it fast (practice 0.5 logit per informative "
+    "group, up to 4): re-sampling the same items goes stale quickly",
 }
 
 _CHANGES: dict[Preset, dict[str, Any]] = {
@@ -54,6 +57,7 @@ _CHANGES: dict[Preset, dict[str, Any]] = {
     Preset.NOISY_FEATURES: {"feature_noise": 3.0, "missing_rate": 0.4, "hard_disguised": 0.8},
     Preset.EASY_POOL: {"difficulty_offset": -1.5, "hard_share": 0.1},
     Preset.PASS_RATE_PRIOR: {"offline_samples": 8},
+    Preset.MEMORIZATION: {"practice_effect": 0.5, "practice_cap": 4.0},
 }
 
 

@@ -20,7 +20,7 @@ from zpd.sim.runner import RunConfig, RunMetrics
 
 METRICS: tuple[str, ...] = (
     "informative_fraction", "rollouts_per_informative", "near_impossible_share", "mean_pq",
-    "final_mean_p", "curriculum_seconds", "seconds",
+    "new_item_share", "final_mean_p", "curriculum_seconds", "seconds",
 )
 """Per-run metrics summarised per policy (RunMetrics attributes)."""
 
@@ -80,7 +80,7 @@ def format_table(summaries: Sequence[PolicySummary]) -> str:
     """A fixed-width table, one row per policy, mean ± std over seeds."""
     header = (
         f"{'policy':<13}{'informative':>16}{'rollouts/inf':>16}{'near-imposs.':>16}"
-        f"{'E[p(1-p)]':>11}{'vs oracle':>11}{'cur s/run':>11}"
+        f"{'E[p(1-p)]':>11}{'new items':>11}{'vs oracle':>11}{'cur s/run':>11}"
     )
     lines = [header, "-" * len(header)]
     for s in summaries:
@@ -90,6 +90,7 @@ def format_table(summaries: Sequence[PolicySummary]) -> str:
             f"{s.policy:<13}{_pm(st['informative_fraction'], 3):>16}"
             f"{_pm(st['rollouts_per_informative'], 1):>16}"
             f"{_pm(st['near_impossible_share'], 3):>16}{st['mean_pq'].mean:>11.3f}"
+            f"{st['new_item_share'].mean:>11.3f}"
             f"{ratio:>11}{st['curriculum_seconds'].mean:>11.2f}"
         )
     return "\n".join(lines)

@@ -99,6 +99,8 @@ class RunMetrics:
     """Wall time spent inside the curriculum (sample, update, add_items)."""
     final_mean_p: float
     """Mean true pass rate over the whole pool at the end (a learning proxy via practice)."""
+    distinct: int = 0
+    """Distinct items sampled over the run (coverage; low = the same few items over and over)."""
 
     @property
     def informative_fraction(self) -> float:
@@ -116,6 +118,11 @@ class RunMetrics:
         return self.near_impossible / max(self.groups, 1)
 
     @property
+    def new_item_share(self) -> float:
+        """Share of sampled groups that were an item's first appearance (distinct / groups)."""
+        return self.distinct / max(self.groups, 1)
+
+    @property
     def mean_pq(self) -> float:
         """Mean true p(1-p) of sampled items (0.25 at best)."""
         return self.pq_sum / max(self.groups, 1)
@@ -123,6 +130,7 @@ class RunMetrics:
 
 @dataclass
 class _Tally:
+    seen: np.ndarray  # (N,) bool: item was sampled at least once
     groups: int = 0
     informative: int = 0
     near_impossible: int = 0
@@ -159,7 +167,7 @@ def run_policy(
     start = time.perf_counter()
     world = World(world_config.replace(seed=world_config.seed + seed))
     cur = factory(policy, world, seed)
-    tally = _Tally()
+    tally = _Tally(seen=np.zeros(world_config.num_items, dtype=bool))
     post_filter = bool(cur.requires_post_filter)
     steps = world_config.steps
     for step in range(steps):
@@ -175,6 +183,7 @@ def run_policy(
         rollouts=tally.groups * world_config.group_size, near_impossible=tally.near_impossible,
         pq_sum=tally.pq_sum, seconds=time.perf_counter() - start,
         curriculum_seconds=tally.cur_seconds, final_mean_p=float(world.pass_rate(pool).mean()),
+        distinct=int(tally.seen.sum()),
     )
 
 
@@ -202,6 +211,7 @@ def _train_step(
             train_ids, train_rewards, used = ids, rewards, int(signal.sum())
         world.train(train_ids, train_rewards)
         tally.groups += ids.size
+        tally.seen[ids] = True
         tally.informative += used
         tally.near_impossible += int((p < NEAR_IMPOSSIBLE_P).sum())
         tally.pq_sum += float((p * (1.0 - p)).sum())
