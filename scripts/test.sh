@@ -11,3 +11,6 @@ echo "[zpd test] mypy (core)"
 mypy
 echo "[zpd test] pytest"
 python -m pytest -q "$@"
+echo "[zpd test] verl integration (own environment: verl 0.7 pins numpy<2)"
+bash "$root/scripts/verl_env.sh"
+"${ZPD_VERL_VENV:-$root/.venv-verl}/bin/python" -m pytest -q tests/integration/verl

@@ -97,7 +97,7 @@ class DrawLedger:
         return draw
 
     def retire(self, ids: np.ndarray, apply: Callable[[Draw], None] | None = None) -> Draw:
-        """Match rewarded ``ids`` (each distinct pick once) to the oldest pending draw and retire it.
+        """Match rewarded ``ids`` (each distinct pick once) to the oldest pending draw; retire it.
 
         Every id must be among that draw's ids (a subset is allowed: a host may drop groups, as
         DAPO does). ``apply(draw)`` (the curriculum update) runs after the check and before the

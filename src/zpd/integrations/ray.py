@@ -6,9 +6,9 @@ one), and :class:`CurriculumClient`, the handle a rollout worker uses.
 
 Guarantees:
 
-* No lost or torn updates under concurrent calls: the actor runs one call at a time (Ray's
-  default ``max_concurrency=1``; :func:`serve_curriculum` refuses anything else), so every
-  ``update`` is applied whole and in some serial order.
+* No lost or torn updates under concurrent calls: the actor runs one call at a time
+  (:func:`serve_curriculum` always sets ``max_concurrency=1``), so every ``update`` is applied
+  whole and in some serial order.
 * No double-applied updates: each client numbers its updates (``client_id``, ``seq``); the actor
   keeps, per client, the highest contiguous ``seq`` applied plus any applied above it, and
   ignores a repeat (a retried call after a lost reply or an actor restart).
@@ -212,13 +212,15 @@ class CurriculumClient:
         import ray
 
         seq, self.next_seq = self.next_seq, self.next_seq + 1
-        return ray.get(self.actor.update.remote(self.client_id, seq, ids, rewards))  # type: ignore[no-any-return]
+        applied: bool = ray.get(self.actor.update.remote(self.client_id, seq, ids, rewards))
+        return applied
 
     def resend(self, ids: Any, rewards: Any, seq: int) -> bool:
         """Send update ``seq`` again (after a timeout); the actor applies it at most once."""
         import ray
 
-        return ray.get(self.actor.update.remote(self.client_id, seq, ids, rewards))  # type: ignore[no-any-return]
+        applied: bool = ray.get(self.actor.update.remote(self.client_id, seq, ids, rewards))
+        return applied
 
     def estimate(self, ids: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         import ray

@@ -60,7 +60,24 @@ def random_pass_rate(items: list[ToyItem]) -> np.ndarray:
 def toy_rows(items: list[ToyItem] | None = None) -> list[dict[str, object]]:
     """Dataset rows ``{"prompt", "zpd_id", "op", "k"}``; ``zpd_id`` is the row index (item id)."""
     items = toy_items() if items is None else items
-    return [{"prompt": it.prompt, "zpd_id": i, "op": it.op, "k": it.k} for i, it in enumerate(items)]
+    return [
+        {"prompt": it.prompt, "zpd_id": i, "op": it.op, "k": it.k} for i, it in enumerate(items)
+    ]
+
+
+def toy_verl_rows(items: list[ToyItem] | None = None) -> list[dict[str, object]]:
+    """Rows in verl's RL dataset layout (chat prompt, ``extra_info.index`` = item id)."""
+    items = toy_items() if items is None else items
+    return [
+        {
+            "data_source": "zpd_toy",
+            "prompt": [{"role": "user", "content": it.prompt}],
+            "ability": "toy",
+            "reward_model": {"style": "rule", "ground_truth": f"{it.op} {it.k}"},
+            "extra_info": {"index": i, "op": it.op, "k": it.k},
+        }
+        for i, it in enumerate(items)
+    ]
 
 
 def toy_reward(completions: list[str], op: list[str], k: list[int], **_: object) -> list[float]:
@@ -74,7 +91,7 @@ def toy_reward(completions: list[str], op: list[str], k: list[int], **_: object)
 
 
 def build_tiny_model(path: str | Path, *, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
-    """Build a tiny Llama-layout causal LM and its word-level tokenizer from a config; save to ``path``.
+    """Build a tiny Llama-layout causal LM and word-level tokenizer from a config; save to ``path``.
 
     Returns ``path``. Nothing is downloaded. ``hidden`` and ``layers`` must be positive and
     ``hidden`` even (2 attention heads).
@@ -106,6 +123,8 @@ def build_tiny_model(path: str | Path, *, hidden: int = 32, layers: int = 2, see
     model.generation_config.pad_token_id = vocab["<pad>"]
     model.generation_config.eos_token_id = vocab["<eos>"]
     model.save_pretrained(path)
+    # verl renders chat messages; the toy template is the plain concatenation of the contents
+    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
     tokenizer.save_pretrained(path)
     _pin_tokenizer_class(path / "tokenizer_config.json")
     return path
@@ -121,3 +140,20 @@ def _pin_tokenizer_class(config_file: Path) -> None:
     config = json.loads(config_file.read_text())
     config["tokenizer_class"] = "PreTrainedTokenizerFast"
     config_file.write_text(json.dumps(config, indent=2))
+
+
+def sample_completions(model: object, tokenizer: object, prompts: list[str], n: int,
+                       max_new_tokens: int = 3, seed: int = 0) -> list[list[str]]:
+    """``n`` sampled completions per prompt from a causal LM (temperature 1): [prompt][sample]."""
+    import torch
+
+    torch.manual_seed(seed)
+    tok = tokenizer
+    enc = tok(prompts, return_tensors="pt", padding=True, padding_side="left")  # type: ignore[operator]
+    with torch.no_grad():
+        out = model.generate(  # type: ignore[attr-defined]
+            **enc, do_sample=True, top_k=0, top_p=1.0, num_return_sequences=n,
+            max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id,  # type: ignore[attr-defined]
+        )  # (len(prompts) * n, P + T)
+    texts = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)  # type: ignore[attr-defined]
+    return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]

@@ -212,7 +212,9 @@ class ZPDGRPOTrainer(GRPOTrainer):
         if self.zpd_config.id_column not in self._signature_columns:
             self._signature_columns = [*self._signature_columns, self.zpd_config.id_column]
 
-    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):  # type: ignore[no-untyped-def]
+    def _calculate_rewards(  # type: ignore[no-untyped-def]
+        self, inputs, prompts, completions, completion_ids_list
+    ):
         rewards_per_func = super()._calculate_rewards(
             inputs, prompts, completions, completion_ids_list
         )  # (B*G, F), gathered over processes

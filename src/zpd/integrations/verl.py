@@ -12,8 +12,9 @@ factory (``verl.trainer.main_ppo.create_rl_sampler``) builds from the config::
 Each dataloader batch (``data.gen_batch_size`` or ``data.train_batch_size`` prompts) is one draw
 of distinct picks. After each step verl calls ``update(batch)`` with the step's ``DataProto``;
 the sampler groups rows by ``non_tensor_batch["uid"]`` (verl may reorder rows to balance
-sequence lengths), reads the item id from ``non_tensor_batch["index"]`` (= ``extra_info.index``
-of the dataset row, which must equal the row position: see :func:`stamp_index`) and the score
+sequence lengths), reads the item from ``non_tensor_batch["index"]`` (= ``extra_info.index`` of the
+dataset row, distinct per row: see :func:`stamp_index`; mapped to the row position, since verl
+may filter rows out) and the score
 from ``token_level_scores`` summed over tokens, and updates the curriculum. verl's fit loop has no
 lag (it draws a batch, trains on it, then calls ``update``).
 
@@ -21,8 +22,8 @@ Checkpoints: verl stores the dataloader state, and with it this sampler's ``stat
 (curriculum state + ledger of drawn-but-unrewarded batches), in ``global_step_N/data.pt`` (verl
 pickles that file, zpd does not). Set ``save_dir`` for a pickle-free copy after every update.
 
-Versions: verl 0.8 removed the curriculum-sampler hook (nothing calls ``update``), so this module
-supports verl 0.7.x only; see docs/integrations.md. What it is not: a reward function or a verl
+Versions: verl 0.8 removed the curriculum-sampler hook (no ``AbstractCurriculumSampler``, nothing
+calls ``update``), so this module supports verl 0.7.x only; see docs/integrations.md. What it is not: a reward function or a verl
 fork; verl is imported only when this module is.
 """
 
@@ -161,6 +162,23 @@ def group_scores(batch: DataProto, group_size: int,
     return ids[:, 0], np.clip(rewards, 0.0, 1.0)
 
 
+def _row_of_index(data_source: Any) -> dict[int, int] | None:
+    """Map each row's ``extra_info.index`` to its position (verl may filter rows out).
+
+    None for a dataset without a ``dataframe`` carrying ``extra_info`` (then index == row).
+    """
+    frame = getattr(data_source, "dataframe", None)
+    if frame is None or "extra_info" not in getattr(frame, "column_names", ()):
+        return None
+    index = [(e or {}).get("index") for e in frame["extra_info"]]
+    if any(i is None for i in index) or len(set(index)) != len(index):
+        raise IntegrationError(
+            "every training row needs a distinct extra_info.index (the item id zpd tracks); "
+            "stamp them with zpd.integrations.verl.stamp_index before writing the parquet"
+        )
+    return {int(i): row for row, i in enumerate(index)}
+
+
 class ZPDCurriculumSampler(AbstractCurriculumSampler):
     """verl 0.7.x curriculum sampler backed by a :class:`zpd.Curriculum`."""
 
@@ -172,6 +190,7 @@ class ZPDCurriculumSampler(AbstractCurriculumSampler):
                 "curriculum sees the last rewards"
             )
         batch_size = int(data_config.get("gen_batch_size") or data_config.train_batch_size)
+        self._row_of = _row_of_index(data_source)  # extra_info.index -> row position, or None
         curriculum = self._make_curriculum(len(data_source))
         self.inner = CurriculumSampler(
             curriculum, batch_size, num_batches=max(len(data_source) // batch_size, 1)
@@ -206,6 +225,13 @@ class ZPDCurriculumSampler(AbstractCurriculumSampler):
     def update(self, batch: DataProto) -> None:
         """Send one step's scores to the curriculum (called by verl after each step)."""
         ids, rewards = group_scores(batch, self.options.group_size, self.options.reward_range)
+        if self._row_of is not None:
+            unknown = [i for i in ids.tolist() if i not in self._row_of]
+            if unknown:
+                raise IntegrationError(
+                    f"extra_info.index values {unknown[:5]} are not in the training dataset"
+                )
+            ids = np.array([self._row_of[i] for i in ids.tolist()], dtype=np.int64)
         self.last_metrics = self.inner.update(ids, rewards)
         if self.options.save_dir is not None:
             self.inner.save(Path(self.options.save_dir))
