@@ -148,7 +148,7 @@ def zpd_curriculum(policy: str, world: World, seed: int) -> CurriculumLike:
 
     chosen: object = Oracle(world.pass_rate) if policy == "oracle" else policy
     cfg = world.config
-    return zpd.Curriculum(  # type: ignore[no-any-return]
+    return zpd.Curriculum(
         cfg.initial_items, policy=chosen, group_size=cfg.group_size, seed=seed,
         features=world.features(0, cfg.initial_items),
     )

@@ -148,7 +148,8 @@ class World:
         ids = self._check_ids(ids)
         theta = self.abilities()[self._cat[ids]]  # (n,)
         logit = self._slope[ids] * (theta + self._practice[ids] - self._b[ids])
-        return 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))  # (n,)
+        p: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))  # (n,)
+        return p
 
     def latent(self) -> dict[str, np.ndarray]:
         """Read-only views of the latent parameters (for tests and analysis, not for policies)."""
