@@ -29,6 +29,7 @@ feature row.)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,7 @@ _NEWTON_ITERS = 4  # Newton steps of an item difficulty's posterior mode
 _EB_PRIOR_WEIGHT = 2.0  # pseudo-weight of the configured prior variance in the EB estimate
 _PENDING = ("ids", "k", "n", "sq")
 _SCALARS = ("theta0", "var0", "eb_num", "eb_den", "eb_pq2", "resid_var", "tail_share",
-            "tail_num", "tail_den")
+            "tail_num", "tail_den", "pending_step")
 
 
 def sigmoid(x: F64) -> F64:
@@ -108,6 +109,38 @@ class FeatureScaler:
         return np.nan_to_num(cols, nan=0.0).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class _Round:
+    """One round's evidence pooled per item (sorted ids) and what it says about abilities."""
+
+    ids: I64  # (U,)
+    k: F64  # (U,) sum of rewards
+    n: F64  # (U,) rollouts
+    g: F64  # (C,) ability gradient per category
+    h: F64  # (C,) ability information per category
+    eb: F64  # (3,) dispersion sums of first observations: excess, p(1-p), (p(1-p))^2
+
+
+def _sum_by(index: npt.NDArray[Any], weights: F64, size: int) -> F64:
+    """Sums of ``weights`` per ``index`` value (float64, length ``size``)."""
+    out: F64 = np.bincount(index, weights=weights, minlength=size).astype(np.float64)
+    return out
+
+
+def _dispersion(mu: F64, var: F64, k: F64, n: F64, sq: F64,
+                use: npt.NDArray[np.bool_]) -> F64:
+    """Excess dispersion sums of first observations (method of moments, see module doc)."""
+    if not np.any(use):
+        return np.zeros(3)
+    pbar = marginal_mean(mu[use], var[use])
+    pq = pbar * (1.0 - pbar)
+    nn, kk = n[use], k[use]
+    rbar = kk / nn
+    s2 = np.maximum(sq[use] - kk * rbar, 0.0) / (nn - 1.0)  # unbiased within-group variance
+    excess = (rbar - pbar) ** 2 - s2 / nn  # its mean is Var(p) between items
+    return np.array([excess.sum(), pq.sum(), (pq**2).sum()])
+
+
 class AbilityModel:
     """Online Rasch model with per-category abilities and a feature -> difficulty regression."""
 
@@ -125,9 +158,9 @@ class AbilityModel:
         self.var0 = 1.0
         self.delta: F64 = np.zeros(c)  # (C,) category offsets
         self.delta_var: F64 = np.full(c, cfg.category_prior_var)  # (C,)
-        self.pend_g: F64 = np.zeros(c)  # (C,) ability gradient pending this round
-        self.pend_h: F64 = np.zeros(c)  # (C,) ability information pending this round
         self.pending: dict[str, F64] = {k: np.zeros(0) for k in _PENDING}  # items this round
+        self.pending_step = 0.0  # the round the pending evidence belongs to
+        self._agg: _Round | None = None
         d = self.X.shape[1] + 1
         self.reg_A: F64 = np.zeros((d, d))  # (F+1, F+1) weighted Z^T Z
         self.reg_c: F64 = np.zeros(d)  # (F+1,) weighted Z^T b
@@ -135,7 +168,6 @@ class AbilityModel:
         self.eb_num = 0.0  # sum of excess dispersion D over first observations
         self.eb_den = 0.0  # sum of p(1-p) over first observations
         self.eb_pq2 = 0.0  # sum of (p(1-p))^2 over first observations
-        self.pend_eb: F64 = np.zeros(3)  # this round's (excess, pq, pq^2) sums
         self.resid_var = cfg.difficulty_prior_var
         self.tail_share = cfg.tail_share  # prior probability that an item is near-impossible
         self.tail_num = 0.0  # sum of tail responsibilities of first-observed items
@@ -167,22 +199,24 @@ class AbilityModel:
             self.delta_var = np.concatenate(
                 [self.delta_var, np.full(extra, self.cfg.category_prior_var)]
             )
-            self.pend_g = np.concatenate([self.pend_g, np.zeros(extra)])
-            self.pend_h = np.concatenate([self.pend_h, np.zeros(extra)])
         self._eff = None
+        self._agg = None
 
     # ------------------------------------------------------------ predictions
     def _round_step(self) -> tuple[float, float, F64, F64]:
         """The Newton step the pending evidence implies (pure; used by flush and predictions)."""
         cfg = self.cfg
         prec0 = 1.0 / (self.var0 + cfg.ability_drift)
-        g, h = float(self.pend_g.sum()), float(self.pend_h.sum())
+        agg = self._aggregate()
+        zero = np.zeros(self.num_categories)
+        gc, hc = (agg.g, agg.h) if agg is not None else (zero, zero)
+        g, h = float(gc.sum()), float(hc.sum())
         step0 = float(np.clip(g / (prec0 + h), -cfg.max_step, cfg.max_step))
         var0 = 1.0 / (prec0 + h)
         dprec = 1.0 / np.minimum(self.delta_var + cfg.category_drift, cfg.category_prior_var)
-        resid = self.pend_g - self.pend_h * step0  # gradient left after the global step
-        dstep = np.clip(resid / (dprec + self.pend_h), -cfg.max_step, cfg.max_step)
-        return step0, var0, self.delta + dstep, 1.0 / (dprec + self.pend_h)
+        resid = gc - hc * step0  # gradient left after the global step
+        dstep = np.clip(resid / (dprec + hc), -cfg.max_step, cfg.max_step)
+        return step0, var0, self.delta + dstep, 1.0 / (dprec + hc)
 
     def effective_theta(self) -> tuple[F64, F64]:
         """Per-category ability (mean, var), this round's pending evidence included."""
@@ -246,10 +280,14 @@ class AbilityModel:
         pred: F64 = self.X[ids].astype(np.float64) @ w[:-1] + w[-1]
         return pred
 
-    def predict(self, ids: I64, step: int) -> tuple[F64, F64, F64]:
+    def predict(self, ids: I64, step: int, committed: bool = False) -> tuple[F64, F64, F64]:
         """(logit mean, logit var) of the ordinary component, theta[c] - b, and the tail
-        responsibility of each id."""
-        theta, tvar = self.effective_theta()
+        responsibility of each id. ``committed``: use the abilities as of the last round
+        boundary, without this round's pending evidence (what updates must use to commute)."""
+        if committed:
+            theta, tvar = self.theta0 + self.delta, self.var0 + self.delta_var
+        else:
+            theta, tvar = self.effective_theta()
         cat = self.category[ids]
         bm, bv, tail = self.difficulty(ids, step)
         return theta[cat] - bm, tvar[cat] + bv, tail
@@ -258,62 +296,57 @@ class AbilityModel:
     def observe(self, ids: I64, k: F64, n: F64, sq: F64, step: int) -> None:
         """Record one update of unique ``ids``: k = sum of rewards, n = rollouts, sq = sum r^2.
 
-        Ability evidence is accumulated at the committed abilities; the items' difficulties
-        are fitted at the round boundary (:meth:`flush`).
+        Nothing is fitted yet: the round's evidence is pooled per item and applied at the round
+        boundary (:meth:`flush`), in sorted-id order, so disjoint updates commute exactly.
         """
+        for key, val in zip(_PENDING, (ids.astype(np.float64), k, n, sq)):
+            self.pending[key] = np.concatenate([self.pending[key], val])
+        self.pending_step = float(step)
+        self._eff = None
+        self._agg = None
+
+    def _aggregate(self) -> _Round | None:
+        """This round's evidence pooled per item, with its ability gradient and dispersion."""
+        if self._agg is not None or self.pending["ids"].size == 0:
+            return self._agg
+        raw, step = self.pending, int(self.pending_step)
+        uniq, inv = unique_inverse(raw["ids"].astype(np.int64))
+        k, n, sq = (_sum_by(inv, raw[key], uniq.size) for key in ("k", "n", "sq"))
         theta = self.theta0 + self.delta  # (C,) committed
         tvar = self.var0 + self.delta_var
-        cat = self.category[ids]
-        bm, bv, tail = self.difficulty(ids, step)
+        cat = self.category[uniq]
+        bm, bv, tail = self.difficulty(uniq, step)
         p = sigmoid(theta[cat] - bm)
         g = (k - n * p) * (1.0 - tail)  # d loglik / d theta; tail items say nothing of it
         h = np.maximum(n * p * (1.0 - p) * (1.0 - tail), 1e-9)
         atten = 1.0 / (1.0 + h * bv)  # an uncertain difficulty leaves less for the ability
-        self.pend_g += np.bincount(cat, weights=g * atten, minlength=self.num_categories)
-        self.pend_h += np.bincount(cat, weights=h * atten, minlength=self.num_categories)
-        first = self.diff_last[ids] < 0
-        if np.any(first & (n > 1)):
-            self._empirical_bayes(theta[cat] - bm, tvar[cat] + bv, k, n, sq, first & (n > 1))
-        for key, val in zip(_PENDING, (ids.astype(np.float64), k, n, sq)):
-            self.pending[key] = np.concatenate([self.pending[key], val])
-        self._eff = None
-
-    def _empirical_bayes(self, mu: F64, var: F64, k: F64, n: F64, sq: F64,
-                         use: npt.NDArray[np.bool_]) -> None:
-        """Accumulate the excess dispersion of first observations (method of moments)."""
-        pbar = marginal_mean(mu[use], var[use])
-        pq = pbar * (1.0 - pbar)
-        nn, kk = n[use], k[use]
-        rbar = kk / nn
-        s2 = np.maximum(sq[use] - kk * rbar, 0.0) / (nn - 1.0)  # unbiased within-group var
-        excess = (rbar - pbar) ** 2 - s2 / nn  # E = Var(p) between items
-        self.pend_eb += np.array([excess.sum(), pq.sum(), (pq**2).sum()])
+        c = self.num_categories
+        first = (self.diff_last[uniq] < 0) & (n > 1)
+        eb = _dispersion(theta[cat] - bm, tvar[cat] + bv, k, n, sq, first)
+        self._agg = _Round(uniq, k, n, _sum_by(cat, g * atten, c), _sum_by(cat, h * atten, c), eb)
+        return self._agg
 
     def flush(self, step: int) -> None:
         """Close round ``step``: commit the ability step, fit pending difficulties, refit."""
+        agg = self._aggregate()
         step0, var0, delta, dvar = self._round_step()
         self.theta0 += step0
         self.var0 = max(var0, _MIN_VAR)
         self.delta = delta
         self.delta_var = np.maximum(dvar, _MIN_VAR)
-        self.pend_g[:] = 0.0
-        self.pend_h[:] = 0.0
-        self.eb_num += float(self.pend_eb[0])
-        self.eb_den += float(self.pend_eb[1])
-        self.eb_pq2 += float(self.pend_eb[2])
-        self.pend_eb = np.zeros(3)
-        if self.pending["ids"].size:
-            self._fit_pending(step)
+        if agg is not None:
+            self.eb_num += float(agg.eb[0])
+            self.eb_den += float(agg.eb[1])
+            self.eb_pq2 += float(agg.eb[2])
+            self._fit_pending(agg, step)
+        self.pending = {key: np.zeros(0) for key in _PENDING}
+        self._agg = None
         self._refit()
         self._eff = None
 
-    def _fit_pending(self, step: int) -> None:
+    def _fit_pending(self, agg: _Round, step: int) -> None:
         """Fold the evidence of every item observed in round ``step`` into its (K, N, theta)."""
-        raw = self.pending
-        uniq, inv = unique_inverse(raw["ids"].astype(np.int64))
-        k = np.bincount(inv, weights=raw["k"], minlength=uniq.size)
-        n = np.bincount(inv, weights=raw["n"], minlength=uniq.size)
-        self.pending = {key: np.zeros(0) for key in _PENDING}
+        uniq, k, n = agg.ids, agg.k, agg.n
         theta = (self.theta0 + self.delta)[self.category[uniq]]  # (U,) just committed
         last = self.diff_last[uniq]
         age = np.where(last < 0, 0.0, step - last.astype(np.float64))
@@ -382,9 +415,6 @@ class AbilityModel:
             "diff_last": self.diff_last.copy(),
             "delta": self.delta.copy(),
             "delta_var": self.delta_var.copy(),
-            "pend_g": self.pend_g.copy(),
-            "pend_h": self.pend_h.copy(),
-            "pend_eb": self.pend_eb.copy(),
             "reg_A": self.reg_A.copy(),
             "reg_c": self.reg_c.copy(),
             "reg_w": self.reg_w.copy(),
@@ -408,14 +438,13 @@ class AbilityModel:
             "reg_c": ((f + 1,), "f"),
             "reg_w": ((f + 1,), "f"),
             "scalars": ((len(_SCALARS),), "f"),
-            "pend_eb": ((3,), "f"),
         }
         for key, (shape, kind) in spec.items():
             _expect(arrays, key, shape, kind)
         c = arrays["delta"].shape
         if len(c) != 1 or c[0] < 1:
             raise StateError("ability state 'delta' must be a non-empty 1-D array")
-        for key in ("delta", "delta_var", "pend_g", "pend_h"):
+        for key in ("delta", "delta_var"):
             _expect(arrays, key, c, "f")
         if n and (int(arrays["category"].min()) < 0 or int(arrays["category"].max()) >= c[0]):
             raise StateError("ability state has a category id outside its category slots")
@@ -433,12 +462,12 @@ class AbilityModel:
         for key in ("ev_k", "ev_n", "ev_theta"):
             setattr(self, key, arrays[key].astype(np.float32))
         self.diff_last = arrays["diff_last"].astype(np.int32)
-        for key in ("delta", "delta_var", "pend_g", "pend_h", "pend_eb", "reg_A", "reg_c",
-                    "reg_w"):
+        for key in ("delta", "delta_var", "reg_A", "reg_c", "reg_w"):
             setattr(self, key, arrays[key].astype(np.float64))
         self.pending = {k: arrays[f"pending_{k}"].astype(np.float64) for k in _PENDING}
         for key, value in zip(_SCALARS, arrays["scalars"].astype(np.float64)):
             setattr(self, key, float(value))
+        self._agg = None
         self._eff = None
 
 

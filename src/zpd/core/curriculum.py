@@ -162,10 +162,11 @@ class Curriculum:
         return self._names
 
     # ----------------------------------------------------------------- reads
-    def _read(self, ids: I64, step: int | None = None) -> ItemRead:
-        """Posterior of ``ids`` (already valid) at ``step`` (default: now)."""
-        t = self._step if step is None else step
-        mu, var, tail = self._ability.predict(ids, t)  # logit mean / var, tail prob.
+    def _read(self, ids: I64, committed: bool = False) -> ItemRead:
+        """Posterior of ``ids`` (already valid) now; ``committed``: without this round's
+        pending ability evidence (updates use it, so disjoint updates commute)."""
+        t = self._step
+        mu, var, tail = self._ability.predict(ids, t, committed)  # logit mean/var, tail
         m, s = _prior_beta(mu, var, tail, self.config)
         a, b = self._tracker.posterior(ids, m, s, t)
         return ItemRead(a=a, b=b, predicted=m, strength=s, tail=tail,
@@ -229,7 +230,7 @@ class Curriculum:
         if idx.size == 0:
             return
         obs = _aggregate(idx, r)
-        post = self._read(obs.ids)
+        post = self._read(obs.ids, committed=True)
         self._tracker.score_rates(obs.ids, obs.k / obs.n, post.predicted, post.strength,
                                   self._step)
         self._ability.observe(obs.ids, obs.k, obs.n, obs.sq, self._step)
@@ -487,10 +488,12 @@ def _check_tracker(t: dict[str, npt.NDArray[Any]], n: int, step: int) -> None:
     if grid is None or grid.ndim != 1 or grid.size < 1 or grid.dtype.kind != "f" or not np.all(
             (grid > 0) & (grid <= 1)):
         raise StateError("state array 'tracker.grid' must hold forgetting rates in (0, 1]")
-    for key in ("loss", "pend_loss"):
-        arr = t.get(key)
-        if arr is None or arr.shape != grid.shape or not np.all(np.isfinite(arr)):
-            raise StateError(f"state array 'tracker.{key}' must be finite, shaped like the grid")
+    loss, pend = t.get("loss"), t.get("pend_loss")
+    if loss is None or loss.shape != grid.shape or not np.all(np.isfinite(loss)):
+        raise StateError("state array 'tracker.loss' must be finite, shaped like the grid")
+    if pend is None or pend.ndim != 2 or pend.shape[1] != grid.size or not np.all(
+            np.isfinite(pend)):
+        raise StateError("state array 'tracker.pend_loss' must be finite, (updates, grid)")
     lam = t.get("lam")
     if lam is None or lam.shape != (1,) or not 0.0 < float(lam[0]) <= 1.0:
         raise StateError("state array 'tracker.lam' must hold one forgetting rate in (0, 1]")

@@ -388,6 +388,7 @@ class Greso:
 
     def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
         kept: list[I64] = []
+        skipped: list[I64] = []
         total = 0
         visited = np.zeros(0, dtype=np.int64)
         m = max(2 * n, 64)
@@ -396,8 +397,11 @@ class Greso:
             visited = np.concatenate([visited, pool])
             keep = rng.random(pool.shape[0]) < self.keep_probability(pool)
             kept.append(pool[keep][: n - total])
+            skipped.append(pool[~keep])
             total += kept[-1].size
             m *= 2
+        if total < n:  # the whole pool was visited: fill with skipped prompts, in visit order
+            kept.append(np.concatenate(skipped)[: n - total])
         return Selection(ids=np.concatenate(kept)[:n])
 
     def observe(self, obs: Observation) -> None:

@@ -152,7 +152,7 @@ class Tracker:
         self.last: I32 = np.full(num_items, NEVER, dtype=np.int32)  # (N,)
         self.grid: F64 = np.array(sorted(set(GRID) | {cfg.forgetting}))  # (L,)
         self.loss: F64 = np.zeros(self.grid.shape[0])  # (L,) discounted squared errors
-        self.pend_loss: F64 = np.zeros(self.grid.shape[0])  # (L,) this round's errors
+        self.pend_loss: F64 = np.zeros((0, self.grid.shape[0]))  # (U, L) this round's errors
         self.lam = cfg.forgetting
 
     @property
@@ -207,16 +207,19 @@ class Tracker:
             return
         ids, rate = ids[seen], rate[seen]
         m, s = prior_mean[seen], prior_strength[seen]
+        row = np.zeros((1, self.grid.shape[0]))
         for j, lam in enumerate(self.grid):
             a, b = self.posterior(ids, m, s, step, rate=float(lam))
-            self.pend_loss[j] += float(np.sum((rate - a / (a + b)) ** 2))
+            row[0, j] = float(np.sum((rate - a / (a + b)) ** 2))
+        self.pend_loss = np.concatenate([self.pend_loss, row])
 
     def end_round(self) -> None:
         """Fold this round's errors into the losses and pick the best forgetting rate."""
         if not self.cfg.adapt_forgetting:
             return
-        self.loss = self.loss * _LOSS_DECAY + self.pend_loss
-        self.pend_loss = np.zeros_like(self.pend_loss)
+        # Sorting the per-update addends makes the sum independent of the update order.
+        self.loss = self.loss * _LOSS_DECAY + np.sort(self.pend_loss, axis=0).sum(axis=0)
+        self.pend_loss = np.zeros((0, self.grid.shape[0]))
         if np.any(self.loss > 0):
             self.lam = float(self.grid[int(np.argmin(self.loss))])
 

@@ -1,0 +1,138 @@
+"""Each policy under the same contract, and the baselines' update rules with worked numbers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from corehelpers import rollout
+
+import zpd
+from zpd.core.policies import Greso, Mopps, Oracle, Static
+
+N = 400
+P = np.random.default_rng(0).beta(0.6, 0.6, N)
+
+
+@pytest.mark.parametrize("name", ["zpd", "uniform", "dapo", "greso", "mopps", "learnability",
+                                  "static", "oracle"])
+def test_every_policy_samples_unique_valid_ids(name: str) -> None:
+    policy = Oracle(lambda ids: P[ids]) if name == "oracle" else name
+    cur = zpd.Curriculum(N, policy=policy, seed=0, features={"difficulty": 1 - P})
+    rng = np.random.default_rng(1)
+    for n in (1, 17, 64, N):
+        ids = cur.sample(n)
+        assert ids.dtype == np.int64 and ids.shape == (n,)
+        assert np.unique(ids).size == n and ids.min() >= 0 and ids.max() < N
+        cur.update(ids, rollout(P, ids, 8, rng))
+    assert cur.requires_post_filter is (name == "dapo")
+    assert np.array_equal(cur.last_ids, ids)
+
+
+def test_mopps_discounted_beta_update() -> None:
+    cur = zpd.Curriculum(N, policy="mopps", seed=0)
+    cur.update([5], [[1, 1, 1, 1, 1, 1, 0, 0]])
+    pol = cur.policy
+    assert isinstance(pol, Mopps)
+    # a <- l*a + (1-l)*a0 + k with l = 0.5, a0 = b0 = 1: a = 1 + 6, b = 1 + 2.
+    assert (pol.alpha[5], pol.beta[5]) == pytest.approx((7.0, 3.0))
+    cur.update([5], [[0] * 8])
+    assert (pol.alpha[5], pol.beta[5]) == pytest.approx((0.5 * 7 + 0.5, 0.5 * 3 + 0.5 + 8))
+
+
+def test_mopps_prefers_items_near_one_half() -> None:
+    cur = zpd.Curriculum(N, policy="mopps", seed=0, config={"mopps": {"pool_factor": 16}})
+    half = np.arange(0, 200)
+    cur.update(half, np.tile([1.0, 0] * 4, (200, 1)) )  # 4/8: Beta(5, 5)
+    cur.update(np.arange(200, N), np.ones((200, 8)))  # 8/8: Beta(9, 1)
+    ids = cur.sample(20)
+    assert np.mean(ids < 200) > 0.8
+
+
+def test_greso_skips_zero_variance_prompts_and_adapts() -> None:
+    cur = zpd.Curriculum(N, policy="greso", seed=0)
+    pol = cur.policy
+    assert isinstance(pol, Greso)
+    solved = np.arange(200)
+    for _ in range(3):
+        cur.update(solved, np.ones((200, 8)))  # all correct three times: streak 3
+    assert pol.streak[0] == 3
+    # p_easy fell by 0.01 per update (easy share 1.0 > target 0.125); p_hard rose (share 0).
+    assert pol.p_easy == pytest.approx(0.47) and pol.p_hard == pytest.approx(0.53)
+    assert pol.keep_probability(np.array([0, 300])) == pytest.approx([0.47**3, 1.0])
+    ids = np.concatenate([cur.sample(50) for _ in range(4)])
+    assert np.mean(ids < 200) < 0.3  # mostly skipped (they are half the pool)
+    cur.update([0], [[0, 1, 0, 1, 0, 0, 0, 0]])
+    assert pol.streak[0] == 0
+
+
+def test_static_target_update_and_band() -> None:
+    cur = zpd.Curriculum(N, policy="static", seed=0, features={"prior_pass_rate": P})
+    pol = cur.policy
+    assert isinstance(pol, Static) and pol.target == 0.0
+    first = cur.sample(10)  # T = 0: the easiest items (difficulty 100 * (1 - p) near 0)
+    assert np.all(P[first] >= np.sort(P)[-10] - 1e-12)
+    cur.update(first, np.ones((10, 8)))  # R_avg = 1: T += 50 * tanh(2 * 0.5)
+    assert pol.target == pytest.approx(50 * math.tanh(1.0))
+    ids = cur.sample(10)
+    d = 100 * (1 - P)
+    assert np.all(np.abs(d[ids] - pol.target) <= np.sort(np.abs(d - pol.target))[9] + 1e-9)
+
+
+def test_learnability_prefers_items_with_mixed_outcomes() -> None:
+    cur = zpd.Curriculum(N, policy="learnability", seed=0,
+                         config={"learnability": {"pool_factor": 64}})
+    cur.update(np.arange(200), np.tile([1.0, 0] * 4, (200, 1)))  # p = 0.5
+    cur.update(np.arange(200, N), np.zeros((200, 8)))  # p = 0
+    ids = np.concatenate([cur.sample(20) for _ in range(5)])
+    assert np.mean(ids < 200) > 0.9
+
+
+def test_oracle_over_the_whole_pool_maximises_true_mixed_probability() -> None:
+    cur = zpd.Curriculum(N, policy=Oracle(lambda ids: P[ids]), seed=0)
+    ids = cur.sample(30)
+    score = 1 - P**8 - (1 - P) ** 8
+    assert np.sort(score[ids]).min() >= np.sort(score)[-30] - 1e-12
+    with pytest.raises(zpd.ZpdError, match="pass rates"):
+        zpd.Curriculum(N, policy=Oracle(lambda ids: np.full(ids.size, 2.0))).sample(3)
+    with pytest.raises(zpd.ConfigError):
+        Oracle("not callable")
+
+
+def test_zpd_beats_uniform_on_a_small_drifting_world() -> None:
+    """Behavioural floor on a tiny world (the sim's `zpd sim` is the official measure)."""
+    rng = np.random.default_rng(2)
+    n, steps, batch = 3000, 40, 64
+    b = rng.normal(1.0, 1.5, n)
+    b[rng.random(n) < 0.2] += 8.0  # a near-impossible tail
+    res = {}
+    for name in ("zpd", "uniform"):
+        cur = zpd.Curriculum(n, policy=name, seed=0)
+        world = np.random.default_rng(3)
+        inf, hard = [], []
+        for t in range(steps):
+            p = 1 / (1 + np.exp(-(0.03 * t - b)))
+            ids = cur.sample(batch)
+            r = rollout(p, ids, 8, world)
+            inf.append(zpd.informative(r).mean())
+            hard.append(np.mean(p[ids] < 0.02))
+            cur.update(ids, r)
+        res[name] = (np.mean(inf), np.mean(hard[10:]))
+    assert res["zpd"][0] > 1.3 * res["uniform"][0]
+    assert res["zpd"][1] < 0.05 < res["uniform"][1]
+
+
+def test_drift_pressure_leans_to_easier_items() -> None:
+    rng = np.random.default_rng(4)
+    cur = zpd.Curriculum(N, seed=0, config={"zpd": {"anchor_share": 0.0, "probe_share": 0.0}})
+    for _ in range(3):
+        cur.update(np.arange(N), rollout(P, np.arange(N), 8, rng))
+        cur.sample(1)
+    state = cur.state_dict()
+    plain = cur.estimate(cur.sample(60)).mean.mean()
+    cur.load_state_dict(state)
+    cur.set_drift_pressure(1.0)
+    assert cur.drift_pressure == 1.0
+    leaning = cur.estimate(cur.sample(60)).mean.mean()
+    assert leaning > plain + 0.05
