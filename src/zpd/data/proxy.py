@@ -13,6 +13,7 @@ All three models must share one tokenizer vocabulary. What it is not: a trainer.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,9 @@ class _Follower:
         self.pad = pad_token_id
         self.seen: torch.Tensor | None = None
         self.past: Any = None
+        # transformers >= 5.2x names the KV cache `cache`; older releases `past_key_values`
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
 
     def _mask(self, ids: torch.Tensor) -> torch.Tensor:
         # left padding: everything before a row's first real token is padding
@@ -49,10 +53,11 @@ class _Follower:
                 and torch.equal(ids[:, :-1], self.seen))
         if same:
             out = self.model(input_ids=ids[:, -1:], attention_mask=mask, position_ids=pos[:, -1:],
-                             past_key_values=self.past, use_cache=True)
+                             use_cache=True, **{self._cache_arg: self.past})
         else:
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
-        self.past, self.seen = out.past_key_values, ids
+        self.past = getattr(out, self._cache_arg, None)
+        self.seen = ids
         return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
 
 

@@ -115,7 +115,8 @@ class HFSampler:
             mask[i, width - len(x) :] = 1
         greedy = cfg.temperature == 0
         kwargs: dict[str, Any] = {"do_sample": not greedy, "max_new_tokens": cfg.max_new_tokens,
-                                  "num_return_sequences": cfg.k, "pad_token_id": pad,
+                                  "num_return_sequences": 1 if greedy else cfg.k,
+                                  "pad_token_id": pad,
                                   "eos_token_id": tok.eos_token_id}
         if not greedy:
             kwargs.update(temperature=cfg.temperature, top_p=cfg.top_p, top_k=0)
@@ -127,7 +128,10 @@ class HFSampler:
             gen = model.generate(input_ids=input_ids.to(self.lm.device),
                                  attention_mask=mask.to(self.lm.device), **kwargs)
         new = gen[:, width:].cpu()  # (P * k, new tokens), grouped by prompt
-        return tok.batch_decode(new, skip_special_tokens=True)
+        texts = tok.batch_decode(new, skip_special_tokens=True)
+        if greedy:  # one deterministic completion, repeated k times
+            texts = [t for t in texts for _ in range(cfg.k)]
+        return texts
 
 
 class VLLMSampler:

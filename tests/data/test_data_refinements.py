@@ -1,0 +1,82 @@
+"""The student-side refinement rule (arXiv 2402.10110) on worked cases and on a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datahelpers import write_jsonl
+
+from zpd.data.errors import DataError
+from zpd.data.io import read_results
+from zpd.data.pipeline import RunConfig
+from zpd.data.refinements import RefinementConfig, decide, filter_refinements
+
+
+def _decide(orig, ref, p_changed, a_changed, **cfg):
+    o = {"ifd": np.array([orig[0]]), "rifd": np.array([orig[1]])}
+    r = {"ifd": np.array([ref[0]]), "rifd": np.array([ref[1]])}
+    d, why = decide(o, r, np.array([p_changed]), np.array([a_changed]), RefinementConfig(**cfg))
+    return d[0], why[0]
+
+
+def test_rule_worked_cases() -> None:
+    # harder prompt and clearer answer, both within reach: the refinement is kept
+    assert _decide((0.8, 0.7), (0.9, 0.6), True, True) == ("refined", "accepted")
+    # refined prompt makes the pair easier: rejected, the original (within reach) stays
+    assert _decide((0.8, 0.7), (0.7, 0.6), True, False) == ("original", "prompt_not_harder")
+    # refined answer does not help infer the prompt
+    assert _decide((0.8, 0.7), (0.8, 0.75), False, True) == ("original", "answer_not_clearer")
+    # harder, but beyond reach (IFD >= 1): rejected
+    assert _decide((0.8, 0.7), (1.2, 0.6), True, True) == ("original", "refined_ifd_too_high")
+    # rejected and the original is out of reach too: dropped, both reasons given
+    assert _decide((0.9, 1.1), (0.8, 0.6), True, False) == (
+        "dropped", "prompt_not_harder;original_rifd_too_high")
+    # the paper's released selection keeps only accepted refinements
+    assert _decide((0.8, 0.7), (0.7, 0.6), True, False, keep_original=False) == (
+        "dropped", "prompt_not_harder;not_kept")
+    # thresholds are configurable; NaN statistics count as out of reach
+    assert _decide((0.8, 0.7), (0.85, 0.6), True, False, min_ifd_gain=0.1)[0] == "original"
+    assert _decide((0.8, 0.7), (1.2, 0.6), True, False, max_ifd=1.5)[0] == "refined"
+    assert _decide((0.8, 0.7), (float("nan"), 0.6), False, True)[1] == "refined_ifd_too_high"
+    assert _decide((0.8, 0.7), (0.8, 0.7), False, False) == ("original", "no_refinement")
+    with pytest.raises(DataError, match="max_ifd"):
+        RefinementConfig(max_ifd=0)
+
+
+def test_filter_file_writes_kept_rows_decisions_and_report(tiny_model: Path,
+                                                           tmp_path: Path) -> None:
+    rows = []
+    for i in range(16):
+        row = {"prompt": f"{i}+{i}=", "answer": str(2 * i), "id": i}
+        if i % 3 == 0:
+            row["refined_prompt"] = f"{i} + {i} ="
+        if i % 3 == 1:
+            row["refined_answer"] = f"{2 * i} because {i}+{i}"
+        rows.append(row)  # i % 3 == 2: no refinement
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    out = tmp_path / "kept.jsonl"
+    report = filter_refinements(data, tiny_model, out, config=RefinementConfig(max_ifd=2.0,
+                                                                               max_rifd=2.0),
+                                device="cpu", run=RunConfig(batch_rows=5, progress=False))
+    decisions = list(read_results(tmp_path / "kept.jsonl.decisions.jsonl"))
+    assert [d["row"] for d in decisions] == list(range(16))
+    cfg = RefinementConfig(max_ifd=2.0, max_rifd=2.0)
+    for d, row in zip(decisions, rows):  # each logged decision follows from its logged stats
+        changed_p, changed_a = "refined_prompt" in row, "refined_answer" in row
+        expect = _decide((d["ifd_original"], d["rifd_original"]),
+                         (d["ifd_refined"], d["rifd_refined"]), changed_p, changed_a,
+                         max_ifd=cfg.max_ifd, max_rifd=cfg.max_rifd)
+        assert (d["decision"], d["reason"]) == expect
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(kept) == report["kept"] == sum(d["decision"] != "dropped" for d in decisions)
+    by_id = {k["id"]: k for k in kept}
+    for d, row in zip(decisions, rows):
+        if d["decision"] == "refined":
+            assert by_id[row["id"]]["prompt"] == row.get("refined_prompt", row["prompt"])
+            assert by_id[row["id"]]["zpd_source"] == "refined"
+    assert report["reasons"]["no_refinement"] == 5
+    saved = json.loads((tmp_path / "kept.jsonl.report.json").read_text())
+    assert saved["decisions"] == report["decisions"]
