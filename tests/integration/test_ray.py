@@ -89,16 +89,18 @@ def test_state_survives_an_actor_restart(ray_local, tmp_path) -> None:
         client.update(ids, (ids[:, None] % 2 == 0) * np.ones((1, G)))
     before = ray.get(service.estimate.remote(np.arange(N)))[0]
     state = ray.get(service.state_dict.remote())
+    old_pid = ray.get(service.pid.remote())
     ray.kill(service, no_restart=False)  # the process dies; Ray starts a new one
-    deadline = time.time() + 60
-    while True:
+    deadline = time.time() + 90
+    while True:  # ray.kill is asynchronous: wait for the new incarnation
         try:
-            stats = ray.get(service.stats.remote(), timeout=30)
-            break
+            if ray.get(service.pid.remote(), timeout=30) != old_pid:
+                break
         except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
-            if time.time() > deadline:
-                raise
-            time.sleep(0.5)
+            pass
+        assert time.time() < deadline, "the curriculum actor was not restarted"
+        time.sleep(0.5)
+    stats = ray.get(service.stats.remote())
     assert stats["restored"] is True and stats["updates"] == 3
     np.testing.assert_array_equal(ray.get(service.estimate.remote(np.arange(N)))[0], before)
     local = Curriculum(N, group_size=G, seed=1)

@@ -25,6 +25,7 @@ What it is not: a rollout engine or a scheduler (pair it with your workers, e.g.
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,10 @@ class CurriculumService:
         return {"updates": self.updates, "duplicates": self.duplicates,
                 "restored": self.restored, "num_items": int(self.curriculum.num_items)}
 
+    def pid(self) -> int:
+        """The actor's process id (changes when Ray restarts the actor)."""
+        return os.getpid()
+
     def state_dict(self) -> dict[str, Any]:
         """The curriculum's state dict (for a local copy: ``Curriculum.load_state_dict``)."""
         return self.curriculum.state_dict()  # type: ignore[no-any-return]
@@ -163,7 +168,7 @@ class CurriculumService:
 def serve_curriculum(name: str, num_items: int, *, checkpoint_dir: str | None = None,
                      checkpoint_every: int = 1, max_restarts: int = -1,
                      namespace: str | None = None, **curriculum_kwargs: Any) -> Any:
-    """Start (or get, if running) the named curriculum actor; returns its Ray actor handle.
+    """Start (or get, if running) the named curriculum actor; returns its handle once it is ready.
 
     ``max_restarts`` (-1: always) with ``max_task_retries=-1`` makes Ray restart a dead actor and
     retry the calls in flight; ``checkpoint_dir`` makes the restarted actor resume its state.
@@ -179,11 +184,13 @@ def serve_curriculum(name: str, num_items: int, *, checkpoint_dir: str | None = 
             "pass checkpoint_dir=... or max_restarts=0"
         )
     actor_cls = ray.remote(CurriculumService)
-    return actor_cls.options(  # type: ignore[attr-defined]
+    handle = actor_cls.options(  # type: ignore[attr-defined]
         name=name, namespace=namespace, get_if_exists=True, max_concurrency=1,
         max_restarts=max_restarts, max_task_retries=-1 if max_restarts != 0 else 0,
     ).remote(num_items, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
              **curriculum_kwargs)
+    ray.get(handle.stats.remote())  # ready: constructed (or restored) and findable by name
+    return handle
 
 
 class CurriculumClient:
