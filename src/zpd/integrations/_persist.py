@@ -105,4 +105,5 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
             f"{path} is not a version-{BUNDLE_VERSION} zpd bundle manifest; it was written by "
             "another tool or another zpd version"
         )
-    return manifest
+    out: dict[str, Any] = manifest
+    return out

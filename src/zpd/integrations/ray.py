@@ -189,7 +189,7 @@ def serve_curriculum(name: str, num_items: int, *, checkpoint_dir: str | None = 
         max_restarts=max_restarts, max_task_retries=-1 if max_restarts != 0 else 0,
     ).remote(num_items, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
              **curriculum_kwargs)
-    ray.get(handle.stats.remote())  # ready: constructed (or restored) and findable by name
+    ray.get(handle.stats.remote())  # type: ignore[attr-defined]  # ready: built and findable
     return handle
 
 
