@@ -49,9 +49,10 @@ I64 = npt.NDArray[np.int64]
 _MIN_VAR = 1e-4  # floor of any variance, keeps precisions finite
 _NEWTON_ITERS = 4  # Newton steps of an item difficulty's posterior mode
 _EB_PRIOR_WEIGHT = 2.0  # pseudo-weight of the configured prior variance in the EB estimate
-_PENDING = ("ids", "k", "n", "sq")
+_PENDING = ("ids", "k", "n", "sq", "inf")
 _SCALARS = ("theta0", "var0", "eb_num", "eb_den", "eb_pq2", "resid_var", "tail_share",
-            "tail_num", "tail_den", "pending_step")
+            "tail_num", "tail_den", "pending_step", "eta", "eta_var")
+_ETA_DRIFT = 1e-4  # variance added to the practice effect per round
 
 
 def sigmoid(x: F64) -> F64:
@@ -116,9 +117,12 @@ class _Round:
     ids: I64  # (U,)
     k: F64  # (U,) sum of rewards
     n: F64  # (U,) rollouts
+    inf: F64  # (U,) informative groups (the item was trained)
     g: F64  # (C,) ability gradient per category
     h: F64  # (C,) ability information per category
+    hx: F64  # (C,) cross information of ability and practice effect per category
     eb: F64  # (3,) dispersion sums of first observations: excess, p(1-p), (p(1-p))^2
+    eta: tuple[float, float]  # gradient and information about the practice effect
 
 
 def _sum_by(index: npt.NDArray[Any], weights: F64, size: int) -> F64:
@@ -153,6 +157,10 @@ class AbilityModel:
         self.ev_n: F32 = np.zeros(n, dtype=np.float32)  # (N,) rollouts seen (decayed); 0 = unseen
         self.ev_theta: F32 = np.zeros(n, dtype=np.float32)  # (N,) ability they were seen at
         self.diff_last: I32 = np.full(n, -1, dtype=np.int32)  # (N,) round of last evidence
+        self.practice: npt.NDArray[np.uint8] = np.zeros(n, dtype=np.uint8)  # (N,) times trained
+        self.ev_x: F32 = np.zeros(n, dtype=np.float32)  # (N,) mean practice at the evidence
+        self.eta = 0.0  # practice effect: logits gained per informative (trained) group
+        self.eta_var = cfg.practice_prior_var
         c = int(category.max()) + 1 if n else 1
         self.theta0 = 0.0
         self.var0 = 1.0
@@ -189,8 +197,9 @@ class AbilityModel:
         m = int(category.shape[0])
         self.category = np.concatenate([self.category, category.astype(np.int32)])
         self.X = np.concatenate([self.X, X.astype(np.float32)], axis=0)
-        for key in ("ev_k", "ev_n", "ev_theta"):
+        for key in ("ev_k", "ev_n", "ev_theta", "ev_x"):
             setattr(self, key, np.concatenate([getattr(self, key), np.zeros(m, np.float32)]))
+        self.practice = np.concatenate([self.practice, np.zeros(m, dtype=np.uint8)])
         self.diff_last = np.concatenate([self.diff_last, np.full(m, -1, dtype=np.int32)])
         need = int(category.max()) + 1 if m else 0
         if need > self.num_categories:
@@ -203,25 +212,40 @@ class AbilityModel:
         self._agg = None
 
     # ------------------------------------------------------------ predictions
-    def _round_step(self) -> tuple[float, float, F64, F64]:
-        """The Newton step the pending evidence implies (pure; used by flush and predictions)."""
+    def _round_step(self) -> tuple[float, float, F64, F64, float, float]:
+        """The Newton step the pending evidence implies (pure; used by flush and predictions).
+
+        Global ability and practice effect are solved jointly (a 2x2 Newton system: items
+        re-observed after training inform both), then category offsets on what is left.
+        Returns (global step, global var, offsets, offset vars, practice step, practice var).
+        """
         cfg = self.cfg
         prec0 = 1.0 / (self.var0 + cfg.ability_drift)
         agg = self._aggregate()
         zero = np.zeros(self.num_categories)
-        gc, hc = (agg.g, agg.h) if agg is not None else (zero, zero)
-        g, h = float(gc.sum()), float(hc.sum())
-        step0 = float(np.clip(g / (prec0 + h), -cfg.max_step, cfg.max_step))
-        var0 = 1.0 / (prec0 + h)
+        gc, hc, xc = (agg.g, agg.h, agg.hx) if agg is not None else (zero, zero, zero)
+        g_eta, h_eta = agg.eta if agg is not None else (0.0, 0.0)
+        g, h, hx = float(gc.sum()), float(hc.sum()), float(xc.sum())
+        if cfg.practice_prior_var > 0:
+            prec_eta = 1.0 / min(self.eta_var + _ETA_DRIFT, cfg.practice_prior_var)
+            H = np.array([[prec0 + h, hx], [hx, prec_eta + h_eta]])  # (2, 2)
+            step = np.linalg.solve(H, np.array([g, g_eta]))
+            cov = np.linalg.inv(H)
+            step0 = float(np.clip(step[0], -cfg.max_step, cfg.max_step))
+            step_eta = float(np.clip(step[1], -0.2, 0.2))
+            var0, var_eta = float(cov[0, 0]), float(cov[1, 1])
+        else:
+            step0 = float(np.clip(g / (prec0 + h), -cfg.max_step, cfg.max_step))
+            var0, step_eta, var_eta = 1.0 / (prec0 + h), 0.0, self.eta_var
         dprec = 1.0 / np.minimum(self.delta_var + cfg.category_drift, cfg.category_prior_var)
-        resid = gc - hc * step0  # gradient left after the global step
+        resid = gc - hc * step0 - xc * step_eta  # gradient left after the global steps
         dstep = np.clip(resid / (dprec + hc), -cfg.max_step, cfg.max_step)
-        return step0, var0, self.delta + dstep, 1.0 / (dprec + hc)
+        return step0, var0, self.delta + dstep, 1.0 / (dprec + hc), step_eta, var_eta
 
     def effective_theta(self) -> tuple[F64, F64]:
         """Per-category ability (mean, var), this round's pending evidence included."""
         if self._eff is None:
-            step0, var0, delta, dvar = self._round_step()
+            step0, var0, delta, dvar, _, _ = self._round_step()
             self._eff = (self.theta0 + step0 + delta, var0 + dvar)
         return self._eff
 
@@ -250,7 +274,8 @@ class AbilityModel:
         decay = self.cfg.difficulty_forgetting ** np.maximum(age, 0.0)
         kk = decay * self.ev_k[ids]  # (S,)
         nn = decay * self.ev_n[ids]  # (S,)
-        tb = self.ev_theta[ids].astype(np.float64)  # (S,)
+        # Logit offset of the evidence: ability then plus the practice effect then.
+        tb = self.ev_theta[ids].astype(np.float64) + self.eta * self.ev_x[ids]  # (S,)
         v0 = self.resid_var
         b = pred.copy()
         for _ in range(_NEWTON_ITERS):
@@ -290,16 +315,17 @@ class AbilityModel:
             theta, tvar = self.effective_theta()
         cat = self.category[ids]
         bm, bv, tail = self.difficulty(ids, step)
-        return theta[cat] - bm, tvar[cat] + bv, tail
+        return theta[cat] + self.eta * self.practice[ids] - bm, tvar[cat] + bv, tail
 
     # ----------------------------------------------------------------- update
-    def observe(self, ids: I64, k: F64, n: F64, sq: F64, step: int) -> None:
-        """Record one update of unique ``ids``: k = sum of rewards, n = rollouts, sq = sum r^2.
+    def observe(self, ids: I64, k: F64, n: F64, sq: F64, informative: F64, step: int) -> None:
+        """Record one update of unique ``ids``: k = sum of rewards, n = rollouts, sq = sum r^2,
+        informative = number of groups with reward variance (training moves the item).
 
         Nothing is fitted yet: the round's evidence is pooled per item and applied at the round
         boundary (:meth:`flush`), in sorted-id order, so disjoint updates commute exactly.
         """
-        for key, val in zip(_PENDING, (ids.astype(np.float64), k, n, sq)):
+        for key, val in zip(_PENDING, (ids.astype(np.float64), k, n, sq, informative)):
             self.pending[key] = np.concatenate([self.pending[key], val])
         self.pending_step = float(step)
         self._eff = None
@@ -311,26 +337,39 @@ class AbilityModel:
             return self._agg
         raw, step = self.pending, int(self.pending_step)
         uniq, inv = unique_inverse(raw["ids"].astype(np.int64))
-        k, n, sq = (_sum_by(inv, raw[key], uniq.size) for key in ("k", "n", "sq"))
+        k, n, sq, inf = (_sum_by(inv, raw[key], uniq.size) for key in ("k", "n", "sq", "inf"))
         theta = self.theta0 + self.delta  # (C,) committed
         tvar = self.var0 + self.delta_var
         cat = self.category[uniq]
         bm, bv, tail = self.difficulty(uniq, step)
-        p = sigmoid(theta[cat] - bm)
+        x = self.practice[uniq].astype(np.float64)
+        p = sigmoid(theta[cat] + self.eta * x - bm)
         g = (k - n * p) * (1.0 - tail)  # d loglik / d theta; tail items say nothing of it
         h = np.maximum(n * p * (1.0 - p) * (1.0 - tail), 1e-9)
         atten = 1.0 / (1.0 + h * bv)  # an uncertain difficulty leaves less for the ability
+        # Items re-observed soon after were picked BECAUSE of their own recent outcomes, so
+        # their residuals are selection-biased and their difficulty already absorbs them;
+        # they inform the shared ability only as their evidence ages (fresh items fully).
+        last = self.diff_last[uniq]
+        age = np.where(last < 0, np.inf, step - last.astype(np.float64))
+        atten = atten * (1.0 - self.cfg.selection_memory ** age)
+        dx = np.where(self.diff_last[uniq] >= 0, x - self.ev_x[uniq], 0.0)  # training since
+        eta_gh = (float(np.sum(g * atten * dx)), float(np.sum(h * atten * dx * dx)))
         c = self.num_categories
         first = (self.diff_last[uniq] < 0) & (n > 1)
         eb = _dispersion(theta[cat] - bm, tvar[cat] + bv, k, n, sq, first)
-        self._agg = _Round(uniq, k, n, _sum_by(cat, g * atten, c), _sum_by(cat, h * atten, c), eb)
+        self._agg = _Round(uniq, k, n, inf, _sum_by(cat, g * atten, c),
+                           _sum_by(cat, h * atten, c), _sum_by(cat, h * atten * dx, c), eb,
+                           eta_gh)
         return self._agg
 
     def flush(self, step: int) -> None:
         """Close round ``step``: commit the ability step, fit pending difficulties, refit."""
         agg = self._aggregate()
-        step0, var0, delta, dvar = self._round_step()
+        step0, var0, delta, dvar, step_eta, var_eta = self._round_step()
         self.theta0 += step0
+        self.eta += step_eta
+        self.eta_var = var_eta
         self.var0 = max(var0, _MIN_VAR)
         self.delta = delta
         self.delta_var = np.maximum(dvar, _MIN_VAR)
@@ -347,6 +386,7 @@ class AbilityModel:
     def _fit_pending(self, agg: _Round, step: int) -> None:
         """Fold the evidence of every item observed in round ``step`` into its (K, N, theta)."""
         uniq, k, n = agg.ids, agg.k, agg.n
+        x = self.practice[uniq].astype(np.float64)  # practice when this evidence was gathered
         theta = (self.theta0 + self.delta)[self.category[uniq]]  # (U,) just committed
         last = self.diff_last[uniq]
         age = np.where(last < 0, 0.0, step - last.astype(np.float64))
@@ -355,6 +395,8 @@ class AbilityModel:
         n_new = n_old + n
         self.ev_theta[uniq] = ((n_old * self.ev_theta[uniq] + n * theta) / n_new).astype(
             np.float32)
+        self.ev_x[uniq] = ((n_old * self.ev_x[uniq] + n * x) / n_new).astype(np.float32)
+        self.practice[uniq] = np.minimum(x + agg.inf, 255).astype(np.uint8)
         self.ev_k[uniq] = (decay * self.ev_k[uniq] + k).astype(np.float32)
         self.ev_n[uniq] = n_new.astype(np.float32)
         self.diff_last[uniq] = np.int32(step)
@@ -412,6 +454,8 @@ class AbilityModel:
             "ev_k": self.ev_k.copy(),
             "ev_n": self.ev_n.copy(),
             "ev_theta": self.ev_theta.copy(),
+            "ev_x": self.ev_x.copy(),
+            "practice": self.practice.copy(),
             "diff_last": self.diff_last.copy(),
             "delta": self.delta.copy(),
             "delta_var": self.delta_var.copy(),
@@ -433,6 +477,8 @@ class AbilityModel:
             "ev_k": ((n,), "f"),
             "ev_n": ((n,), "f"),
             "ev_theta": ((n,), "f"),
+            "ev_x": ((n,), "f"),
+            "practice": ((n,), "i"),
             "diff_last": ((n,), "i"),
             "reg_A": ((f + 1, f + 1), "f"),
             "reg_c": ((f + 1,), "f"),
@@ -459,8 +505,9 @@ class AbilityModel:
         """Load arrays already checked by :meth:`check_state`."""
         self.category = arrays["category"].astype(np.int32)
         self.X = arrays["X"].astype(np.float32)
-        for key in ("ev_k", "ev_n", "ev_theta"):
+        for key in ("ev_k", "ev_n", "ev_theta", "ev_x"):
             setattr(self, key, arrays[key].astype(np.float32))
+        self.practice = arrays["practice"].astype(np.uint8)
         self.diff_last = arrays["diff_last"].astype(np.int32)
         for key in ("delta", "delta_var", "reg_A", "reg_c", "reg_w"):
             setattr(self, key, arrays[key].astype(np.float64))

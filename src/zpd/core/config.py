@@ -140,6 +140,13 @@ class AbilityConfig:
     """Ridge penalty of the feature -> difficulty regression."""
     feature_forgetting: float = 0.99
     """Share of the feature regression's sufficient statistics kept per round; (0, 1]."""
+    selection_memory: float = 0.8
+    """An item re-observed after ``age`` rounds informs the shared ability with weight
+    1 - selection_memory**age (it was picked because of its own recent outcomes, so its
+    residual is selection-biased); never-observed items count fully. 0 = no discount."""
+    practice_prior_var: float = 0.25
+    """Prior variance of the practice effect (logits an item gains each time it is trained
+    with an informative group; learned online from re-observed items, starts at 0); 0 = off."""
     tail_share: float = 0.1
     """Prior share of near-impossible items (a mixture component); refitted online; 0 = off."""
     tail_pass_rate: float = 0.005
@@ -154,6 +161,8 @@ class AbilityConfig:
         _num(self, "max_step", 0.0, 20.0, lo_open=True)
         _num(self, "feature_ridge", 0.0, 1e9, lo_open=True)
         _num(self, "feature_forgetting", 0.0, 1.0, lo_open=True)
+        _num(self, "selection_memory", 0.0, 1.0, hi_open=True)
+        _num(self, "practice_prior_var", 0.0, 10.0)
         _num(self, "tail_share", 0.0, 0.5)
         _num(self, "tail_pass_rate", 0.0, 0.1, lo_open=True)
 
@@ -166,7 +175,7 @@ class ZpdPolicyConfig:
     """Candidates scored per requested item (random pool of pool_factor * n ids)."""
     frontier_factor: int = 4
     """Candidates also include the last frontier_factor * n ids that gave a mixed group."""
-    exploration: float = 0.1
+    exploration: float = 0.4
     """Weight of the posterior-uncertainty bonus added to P(mixed group)."""
     quarantine_threshold: float = 0.02
     """An observed item is quarantined while P(pass rate < this) >= quarantine_confidence."""

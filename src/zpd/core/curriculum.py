@@ -233,7 +233,8 @@ class Curriculum:
         post = self._read(obs.ids, committed=True)
         self._tracker.score_rates(obs.ids, obs.k / obs.n, post.predicted, post.strength,
                                   self._step)
-        self._ability.observe(obs.ids, obs.k, obs.n, obs.sq, self._step)
+        trained = _informative_groups(idx, r, obs.ids)
+        self._ability.observe(obs.ids, obs.k, obs.n, obs.sq, trained, self._step)
         self._tracker.observe(obs.ids, obs.k, obs.n, post.a, post.b, self._step)
         self._policy.observe(obs)
 
@@ -417,6 +418,14 @@ def _prior_beta(mu: F64, var: F64, tail: F64, cfg: CurriculumConfig) -> tuple[F6
     tc = cfg.tracker
     s = np.clip(m * (1.0 - m) / v - 1.0, tc.prior_strength_min, tc.prior_strength_max)
     return m, s
+
+
+def _informative_groups(ids: I64, r: F64, uniq: I64) -> F64:
+    """Per unique id (sorted), how many of its groups had reward variance."""
+    inf = (r.max(axis=1) > r.min(axis=1)).astype(np.float64)  # (B,)
+    out: F64 = np.zeros(uniq.size)
+    np.add.at(out, np.searchsorted(uniq, ids), inf)
+    return out
 
 
 def _aggregate(ids: I64, r: F64) -> Observation:

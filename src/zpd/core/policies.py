@@ -296,7 +296,8 @@ class ZpdPolicy:
         quarantined = quarantine_mask(r, mean, cfg)
         mastered = r.seen & (mean >= cfg.mastery_threshold)
         order = np.asarray(rng.random(pool.shape[0]), np.float64)  # tie-breaks, anchor order
-        score = prob_mixed(r.a, r.b, view.group_size) + cfg.exploration * sd + 1e-9 * order
+        bonus = cfg.exploration * sd * (1.0 - r.tail)  # explore the plausible, not the tail
+        score = prob_mixed(r.a, r.b, view.group_size) + bonus + 1e-9 * order
         if view.drift_pressure > 0.0:
             score = score * mean ** (cfg.drift_tilt * view.drift_pressure)
         taken = np.zeros(pool.shape[0], dtype=bool)
