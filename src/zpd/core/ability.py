@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from zpd.core.arrays import unique_inverse
+from zpd.core.arrays import append_rows, unique_inverse
 from zpd.core.config import AbilityConfig
 from zpd.core.errors import StateError
 
@@ -193,14 +193,14 @@ class AbilityModel:
         return int(self.delta.shape[0])
 
     def append(self, category: I32, X: F32) -> None:
-        """Add items (already validated); grows arrays and category slots."""
+        """Add items (already validated; amortised O(m)); grows arrays and category slots."""
         m = int(category.shape[0])
-        self.category = np.concatenate([self.category, category.astype(np.int32)])
-        self.X = np.concatenate([self.X, X.astype(np.float32)], axis=0)
+        self.category = append_rows(self.category, category.astype(np.int32))
+        self.X = append_rows(self.X, X.astype(np.float32))
         for key in ("ev_k", "ev_n", "ev_theta", "ev_x"):
-            setattr(self, key, np.concatenate([getattr(self, key), np.zeros(m, np.float32)]))
-        self.practice = np.concatenate([self.practice, np.zeros(m, dtype=np.uint8)])
-        self.diff_last = np.concatenate([self.diff_last, np.full(m, -1, dtype=np.int32)])
+            setattr(self, key, append_rows(getattr(self, key), np.zeros(m, np.float32)))
+        self.practice = append_rows(self.practice, np.zeros(m, dtype=np.uint8))
+        self.diff_last = append_rows(self.diff_last, np.full(m, -1, dtype=np.int32))
         need = int(category.max()) + 1 if m else 0
         if need > self.num_categories:
             extra = need - self.num_categories

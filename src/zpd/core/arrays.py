@@ -7,10 +7,12 @@ slower than the sort-based and tie-broken versions here, which matters at 10M it
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["random_pool", "top_k", "unique_inverse", "unique_sorted"]
+__all__ = ["append_rows", "random_pool", "top_k", "unique_inverse", "unique_sorted"]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -61,3 +63,23 @@ def random_pool(rng: np.random.Generator, num_items: int, m: int) -> I64:
         return rng.permutation(num_items).astype(np.int64)
     out: I64 = rng.choice(num_items, size=m, replace=False).astype(np.int64)
     return out
+
+
+def append_rows(view: npt.NDArray[Any], extra: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``concatenate([view, extra])`` with amortised O(len(extra)) cost.
+
+    ``view`` is returned from an earlier call as the leading rows of a larger buffer; while
+    the buffer has room the new rows are written in place, otherwise it grows by 1.5x.
+    """
+    n, m = view.shape[0], extra.shape[0]
+    base = view.base
+    if (isinstance(base, np.ndarray) and base.dtype == view.dtype and base.ndim == view.ndim
+            and base.shape[1:] == view.shape[1:] and base.shape[0] >= n + m
+            and base.flags.c_contiguous and base.ctypes.data == view.ctypes.data):
+        base[n:n + m] = extra
+        return base[: n + m]
+    cap = max(n + m, n + n // 2 + 16)
+    buf = np.empty((cap,) + view.shape[1:], dtype=view.dtype)
+    buf[:n] = view
+    buf[n:n + m] = extra
+    return buf[: n + m]

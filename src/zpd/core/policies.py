@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from zpd.core.arrays import random_pool, top_k, unique_sorted
+from zpd.core.arrays import append_rows, random_pool, top_k, unique_sorted
 from zpd.core.config import (
     CurriculumConfig,
     GresoConfig,
@@ -376,7 +376,7 @@ class Greso:
         self.p_easy, self.p_hard = self.cfg.p_easy, self.cfg.p_hard
 
     def add_items(self, n: int, numeric: dict[str, F64]) -> None:
-        self.streak = np.concatenate([self.streak, np.zeros(n, dtype=np.int8)])
+        self.streak = append_rows(self.streak, np.zeros(n, dtype=np.int8))
 
     def keep_probability(self, ids: I64) -> F64:
         """Probability that each id survives the pre-rollout filter."""
@@ -474,8 +474,8 @@ class Mopps:
 
     def add_items(self, n: int, numeric: dict[str, F64]) -> None:
         assert self.cfg is not None
-        self.alpha = np.concatenate([self.alpha, np.full(n, self.cfg.prior_alpha, np.float32)])
-        self.beta = np.concatenate([self.beta, np.full(n, self.cfg.prior_beta, np.float32)])
+        self.alpha = append_rows(self.alpha, np.full(n, self.cfg.prior_alpha, np.float32))
+        self.beta = append_rows(self.beta, np.full(n, self.cfg.prior_beta, np.float32))
 
     def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
         assert self.cfg is not None
@@ -532,7 +532,7 @@ class Learnability:
         self.last_p = np.full(num_items, np.nan, dtype=np.float32)
 
     def add_items(self, n: int, numeric: dict[str, F64]) -> None:
-        self.last_p = np.concatenate([self.last_p, np.full(n, np.nan, dtype=np.float32)])
+        self.last_p = append_rows(self.last_p, np.full(n, np.nan, dtype=np.float32))
 
     def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
         assert self.cfg is not None

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from zpd.core.arrays import append_rows
 from zpd.core.config import TrackerConfig
 
 __all__ = ["Tracker", "beta_cdf", "beta_moments", "log_gamma", "prob_mixed"]
@@ -161,10 +162,10 @@ class Tracker:
         return int(self.alpha.shape[0])
 
     def append(self, n: int) -> None:
-        """Add ``n`` never-observed items."""
-        self.alpha = np.concatenate([self.alpha, np.zeros(n, dtype=np.float32)])
-        self.beta = np.concatenate([self.beta, np.zeros(n, dtype=np.float32)])
-        self.last = np.concatenate([self.last, np.full(n, NEVER, dtype=np.int32)])
+        """Add ``n`` never-observed items (amortised O(n))."""
+        self.alpha = append_rows(self.alpha, np.zeros(n, dtype=np.float32))
+        self.beta = append_rows(self.beta, np.zeros(n, dtype=np.float32))
+        self.last = append_rows(self.last, np.full(n, NEVER, dtype=np.int32))
 
     def seen(self, ids: I64) -> npt.NDArray[np.bool_]:
         """True where the item has been observed at least once."""
