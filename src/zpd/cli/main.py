@@ -15,6 +15,8 @@ from collections.abc import Sequence
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "sim",
     "watch",
+    "lab",
+    "demo",
     "score",
     "filter",
     "select",

@@ -1,0 +1,362 @@
+"""The demo's report: one self-contained ``report.html`` from a table of per-step metrics.
+
+What it is: pure functions from metric rows (the JSONL the RL loop writes, one dict per step and
+arm) to summary numbers (rollouts-to-target per policy, final and prior-skill accuracies) and to an
+HTML page whose plots are matplotlib PNGs inlined as base64, so the file opens anywhere offline.
+Also the metric table writers (JSONL and Parquet).
+
+What it is not: it runs no model and reads no checkpoint; the numbers come from
+:mod:`zpd.lab.rl`. The floors' PASS/FAIL verdicts live in ``benchmarks/lab_demo_floors.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Row = Mapping[str, Any]
+
+#: The headline held-out accuracy (sampled at the training temperature, pool distribution).
+HEADLINE = "lab/eval/heldout/sampled"
+PRIOR = "lab/eval/prior/sampled"
+ROLLOUTS = "curriculum/rollouts"
+POLICY_ORDER = ("uniform", "dapo", "mopps", "zpd")
+
+
+class ReportError(ValueError):
+    """The metric rows cannot make a report (missing columns, no arms); says what to supply."""
+
+
+# ----------------------------------------------------------------------------- file writers
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_jsonl(rows: Iterable[Row], path: str | os.PathLike[str]) -> None:
+    """Write rows as JSON lines (atomic). Non-finite floats are written as null."""
+    lines = [json.dumps(_jsonable(r), sort_keys=True) for r in rows]
+    atomic_write_bytes(path, ("\n".join(lines) + ("\n" if lines else "")).encode())
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read JSON lines; a truncated last line (an interrupted writer) is ignored."""
+    rows: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def write_parquet(rows: Sequence[Row], path: str | os.PathLike[str]) -> None:
+    """Write rows as one Parquet table (columns = union of keys; missing values are null)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    keys = sorted({k for r in rows for k in r})
+    columns = {k: [_jsonable(r.get(k)) for r in rows] for k in keys}
+    table = pa.table(columns)
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(float(value)) else None
+    return value
+
+
+# ----------------------------------------------------------------------------- summaries
+@dataclass(frozen=True)
+class Curve:
+    """One arm's metric against rollouts spent (rows where the metric was logged)."""
+
+    policy: str
+    seed: int
+    rollouts: np.ndarray  # (K,) cumulative rollouts incl. dropped ones
+    values: np.ndarray  # (K,)
+
+
+def curves(rows: Sequence[Row], key: str) -> list[Curve]:
+    """Every arm's ``key`` against rollouts, ordered by policy then seed."""
+    arms: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for r in rows:
+        v = r.get(key)
+        if v is None or ROLLOUTS not in r or "policy" not in r:
+            continue
+        arms.setdefault((str(r["policy"]), int(r.get("seed", 0))), []).append(
+            (float(r[ROLLOUTS]), float(v))
+        )
+    out = []
+    for (policy, seed), pts in sorted(arms.items(), key=lambda kv: (_policy_rank(kv[0][0]), kv[0])):
+        pts.sort()
+        arr = np.asarray(pts, dtype=float)  # (K, 2)
+        out.append(Curve(policy, seed, arr[:, 0], arr[:, 1]))
+    return out
+
+
+def _policy_rank(policy: str) -> int:
+    return POLICY_ORDER.index(policy) if policy in POLICY_ORDER else len(POLICY_ORDER)
+
+
+def policies(rows: Sequence[Row]) -> list[str]:
+    """Policies present in the rows, in the report's order."""
+    return sorted({str(r["policy"]) for r in rows if "policy" in r}, key=lambda p: (_policy_rank(p), p))
+
+
+def mean_curve(cs: Sequence[Curve]) -> tuple[np.ndarray, np.ndarray]:
+    """Seed-mean of curves on the union of their rollout grids (linear interpolation)."""
+    grid = np.unique(np.concatenate([c.rollouts for c in cs]))  # (K,)
+    end = min(float(c.rollouts[-1]) for c in cs)
+    grid = grid[grid <= end]
+    vals = np.stack([np.interp(grid, c.rollouts, c.values) for c in cs])  # (S, K)
+    return grid, vals.mean(axis=0)
+
+
+def rollouts_to_target(rollouts: np.ndarray, values: np.ndarray, target: float) -> float:
+    """First rollout count at which ``values`` reach ``target`` (NaN if never)."""
+    hit = np.nonzero(values >= target - 1e-12)[0]
+    return float(rollouts[hit[0]]) if hit.size else float("nan")
+
+
+def summarize(rows: Sequence[Row], baseline: str = "uniform", key: str = HEADLINE) -> dict[str, Any]:
+    """Per-policy summary: final and initial accuracy, rollouts to the baseline's final accuracy.
+
+    The target is the baseline's final held-out accuracy (mean over its seeds). Rollouts-to-target
+    is read from each policy's seed-mean curve (and per seed), counting every rollout paid for,
+    dapo's dropped ones included. Prior-skill drop is initial minus final prior-skill accuracy.
+    """
+    by_policy: dict[str, list[Curve]] = {}
+    for c in curves(rows, key):
+        by_policy.setdefault(c.policy, []).append(c)
+    if baseline not in by_policy:
+        raise ReportError(
+            f"no '{key}' rows for baseline policy '{baseline}'; run that arm or pass baseline="
+        )
+    target = float(np.mean([c.values[-1] for c in by_policy[baseline]]))
+    prior = {}
+    for c in curves(rows, PRIOR):
+        prior.setdefault(c.policy, []).append(c)
+    out: dict[str, Any] = {"target": target, "baseline": baseline, "key": key, "policies": {}}
+    for policy, cs in by_policy.items():
+        grid, mean = mean_curve(cs)
+        per_seed = [rollouts_to_target(c.rollouts, c.values, target) for c in cs]
+        entry = {
+            "seeds": [c.seed for c in cs],
+            "initial": float(np.mean([c.values[0] for c in cs])),
+            "final": float(np.mean([c.values[-1] for c in cs])),
+            "final_per_seed": [float(c.values[-1]) for c in cs],
+            "rollouts_total": float(np.mean([c.rollouts[-1] for c in cs])),
+            "rollouts_to_target": rollouts_to_target(grid, mean, target),
+            "rollouts_to_target_per_seed": per_seed,
+        }
+        if policy in prior:
+            pc = prior[policy]
+            entry["prior_initial"] = float(np.mean([c.values[0] for c in pc]))
+            entry["prior_final"] = float(np.mean([c.values[-1] for c in pc]))
+            entry["prior_drop"] = entry["prior_initial"] - entry["prior_final"]
+        out["policies"][policy] = entry
+    base_rtt = out["policies"][baseline]["rollouts_to_target"]
+    for entry in out["policies"].values():
+        entry["ratio_to_baseline"] = entry["rollouts_to_target"] / base_rtt if base_rtt else math.nan
+    return out
+
+
+# ----------------------------------------------------------------------------- plots
+@dataclass(frozen=True)
+class PlotSpec:
+    """One panel of the report: which metric, its title and y label."""
+
+    key: str
+    title: str
+    ylabel: str
+    explain: str
+
+
+PLOTS = (
+    PlotSpec(HEADLINE, "Held-out accuracy vs rollouts", "sampled accuracy (pool mix)",
+             "Pass@1 at the training temperature on held-out items drawn like the pool."),
+    PlotSpec("lab/eval/inband/sampled", "In-band held-out accuracy", "sampled accuracy",
+             "Held-out items from the cells the base half-solves."),
+    PlotSpec("lab/eval/hard/sampled", "Too-hard held-out accuracy", "sampled accuracy",
+             "Held-out items from cells the base almost never solves."),
+    PlotSpec(PRIOR, "Prior-skill retention", "sampled accuracy",
+             "Ops/formats the base saw that RL never trains: a drop is damage."),
+    PlotSpec("curriculum/informative_frac", "Informative-group fraction", "fraction of groups",
+             "Groups with mixed rewards (0 < successes < G): the only ones that teach."),
+    PlotSpec("curriculum/mean_n_digits", "Difficulty band over time", "mean digits of sampled items",
+             "Mean operand length of the items each policy chose to roll out."),
+    PlotSpec("curriculum/share_band", "Share of rollouts on in-band items", "share",
+             "Items whose base pass rate was neither ~0 nor ~1."),
+    PlotSpec("curriculum/share_hard", "Share of rollouts on too-hard items", "share",
+             "Near-impossible items: where lucky flukes teach shortcuts."),
+    PlotSpec("lab/shortcut/any", "Shortcut rate", "fraction of completions",
+             "Echoed operand, repeated block, skipped scratchpad or ignored carries."),
+    PlotSpec("lab/kl_base", "KL to the base model", "nats per token",
+             "Mean per-token KL(policy || base) on the step's rollouts."),
+)
+
+COLORS = {"uniform": "#7f7f7f", "dapo": "#1f77b4", "mopps": "#ff7f0e", "zpd": "#2ca02c"}
+
+
+def plot_png(rows: Sequence[Row], spec: PlotSpec, target: float | None = None) -> bytes | None:
+    """One panel as PNG bytes: thin per-seed lines, thick seed mean; None if nothing to plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cs = curves(rows, spec.key)
+    if not cs:
+        return None
+    fig, ax = plt.subplots(figsize=(6.0, 3.6), dpi=90)
+    for policy in dict.fromkeys(c.policy for c in cs):
+        mine = [c for c in cs if c.policy == policy]
+        color = COLORS.get(policy)
+        for c in mine:
+            ax.plot(c.rollouts, c.values, color=color, alpha=0.25, lw=0.8)
+        grid, mean = mean_curve(mine)
+        ax.plot(grid, mean, color=color, lw=2.0, label=policy)
+    if target is not None and spec.key == HEADLINE:
+        ax.axhline(target, color="black", ls=":", lw=1, label="uniform final")
+    ax.set_title(spec.title)
+    ax.set_xlabel("rollouts spent (incl. dropped)")
+    ax.set_ylabel(spec.ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- html
+def render_html(rows: Sequence[Row], summary: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+    """The whole report as one HTML string (plots inlined as base64 PNGs)."""
+    parts = [_HEAD, "<h1>zpd demo: curriculum policies on the lab's digit tasks</h1>"]
+    parts.append(f"<p>{html.escape(str(meta.get('description', '')))}</p>")
+    parts.append(_table(summary))
+    parts.append(_meta_table(meta))
+    parts.append('<div class="grid">')
+    for spec in PLOTS:
+        png = plot_png(rows, spec, summary.get("target"))
+        if png is None:
+            continue
+        b64 = base64.b64encode(png).decode()
+        parts.append(
+            f'<figure><img alt="{html.escape(spec.title)}" src="data:image/png;base64,{b64}">'
+            f"<figcaption>{html.escape(spec.explain)}</figcaption></figure>"
+        )
+    parts.append("</div></body></html>")
+    return "\n".join(parts)
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "not reached"
+    if isinstance(x, float):
+        return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.{digits}f}"
+    return html.escape(str(x))
+
+
+def _table(summary: Mapping[str, Any]) -> str:
+    head = (
+        "<tr><th>policy</th><th>rollouts to target</th><th>x baseline</th><th>per seed</th>"
+        "<th>initial acc</th><th>final acc</th><th>prior-skill drop (points)</th></tr>"
+    )
+    body = []
+    for policy, e in summary["policies"].items():
+        per_seed = ", ".join(_fmt(v) for v in e["rollouts_to_target_per_seed"])
+        drop = e.get("prior_drop")
+        body.append(
+            f"<tr><td>{html.escape(policy)}</td><td>{_fmt(e['rollouts_to_target'])}</td>"
+            f"<td>{_fmt(e['ratio_to_baseline'], 2)}</td><td>{per_seed}</td>"
+            f"<td>{_fmt(e['initial'])}</td><td>{_fmt(e['final'])}</td>"
+            f"<td>{_fmt(None if drop is None else 100 * drop, 1)}</td></tr>"
+        )
+    cap = (
+        f"Target: {summary['baseline']}'s final held-out accuracy = {summary['target']:.3f} "
+        "(mean over seeds). Rollouts count every sampled completion, dapo's dropped groups included."
+    )
+    return f"<h2>Rollouts to target</h2><table>{head}{''.join(body)}</table><p>{html.escape(cap)}</p>"
+
+
+def _meta_table(meta: Mapping[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td><code>{html.escape(json.dumps(_jsonable(v)))}</code>"
+        "</td></tr>"
+        for k, v in meta.items()
+        if k != "description"
+    )
+    return f"<details><summary>Run settings</summary><table>{rows}</table></details>"
+
+
+_HEAD = """<!doctype html><html><head><meta charset="utf-8"><title>zpd demo report</title>
+<style>body{font-family:system-ui,sans-serif;max-width:1300px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
+text-align:right}td:first-child{text-align:left}.grid{display:flex;flex-wrap:wrap;gap:12px}
+figure{margin:0;width:560px}figure img{width:100%}figcaption{font-size:0.85em;color:#555}
+code{font-size:0.8em;word-break:break-all}</style></head><body>"""
+
+
+def write_report(
+    rows: Sequence[Row], out_dir: str | os.PathLike[str], meta: Mapping[str, Any] | None = None
+) -> Path:
+    """Write report.html, summary.json, metrics.jsonl and metrics.parquet into ``out_dir``."""
+    if not rows:
+        raise ReportError("no metric rows: run at least the uniform arm before writing a report")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(rows)
+    write_jsonl(rows, out / "metrics.jsonl")
+    write_parquet(rows, out / "metrics.parquet")
+    atomic_write_bytes(out / "summary.json", json.dumps(_jsonable(summary), indent=2).encode())
+    page = render_html(rows, summary, dict(meta or {}))
+    atomic_write_bytes(out / "report.html", page.encode())
+    return out / "report.html"

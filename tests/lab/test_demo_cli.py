@@ -1,0 +1,83 @@
+"""`zpd demo` and `zpd lab` end to end at tiny size: report, metrics files, arm reuse, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from zpd.cli.main import main
+from zpd.lab.report import read_jsonl
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+TINY_DEMO = ["--preset", "tiny", "--pretrain-steps", "10", "--budget", "64", "--seeds", "2",
+             "--policies", "uniform,zpd", "--eval-items", "4", "--no-progress"]
+
+
+def test_demo_writes_a_self_contained_report_and_metrics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    argv = ["demo", *TINY_DEMO, "--out", str(out), "--base-dir", str(tmp_path / "base")]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"report: {(out / 'report.html').resolve()}" in printed
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 6 and "Rollouts to target" in page
+    assert "<script" not in page and "http" not in page.split("<body>")[1]  # nothing to fetch
+    rows = read_jsonl(out / "metrics.jsonl")
+    table = pq.read_table(out / "metrics.parquet")
+    assert table.num_rows == len(rows) and "lab/eval/heldout/sampled" in table.column_names
+    arms = {(r["policy"], r["seed"]) for r in rows}
+    assert arms == {("uniform", 0), ("uniform", 1), ("zpd", 0), ("zpd", 1)}
+    for arm in arms:
+        mine = [r for r in rows if (r["policy"], r["seed"]) == arm]
+        assert mine[-1]["curriculum/rollouts"] == 64  # same budget for every arm
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["policies"]) == {"uniform", "zpd"}
+    assert summary["target"] == pytest.approx(
+        sum(r["lab/eval/heldout/sampled"] for r in rows
+            if r["policy"] == "uniform" and r["step"] == max(x["step"] for x in rows
+                                                           if x["arm"] == r["arm"])) / 2
+    )
+    # a second run reuses the base and every finished arm: no pretraining, no RL
+    stamp = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.jsonl")}
+    assert main(argv) == 0
+    assert {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.jsonl")} == stamp
+    assert read_jsonl(out / "metrics.jsonl") == rows
+
+
+def test_lab_pretrain_rl_eval_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = tmp_path / "base"
+    assert main(["lab", "pretrain", "--preset", "tiny", "--steps", "5", "--batch-size", "16",
+                 "--eval-items", "1", "--out", str(base), "--no-progress"]) == 0
+    assert (base / "final" / "model.safetensors").is_file()
+    assert main(["lab", "rl", "--base", str(base / "final"), "--policy", "mopps", "--budget", "64",
+                 "--prompts", "4", "--eval-items", "4", "--out", str(tmp_path / "rl")]) == 0
+    assert (tmp_path / "rl" / "model" / "config.json").is_file()
+    capsys.readouterr()
+    assert main(["lab", "eval", "--model", str(tmp_path / "rl" / "model"), "--eval-items", "4",
+                 "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert {"lab/eval/heldout/sampled", "lab/eval/prior/greedy"} <= set(res)
+    assert all(0.0 <= v <= 1.0 for v in res.values())
+
+
+def test_bad_flags_fail_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--policies", "uniform,nope", "--out", str(tmp_path)]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["lab", "pretrain", "--preset", "huge", "--out", str(tmp_path / "b")]) == 2
+    assert "preset" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()

@@ -1,0 +1,173 @@
+"""GRPO under a curriculum at tiny size: rollout accounting, dapo's paid drops, the update's
+direction, KL to the base, monitors and sinks, config validation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import zpd
+from zpd.lab import tasks
+from zpd.lab.experiments import eval_sets
+from zpd.lab.pretrain import PretrainConfig, pretrain
+from zpd.lab.rl import ListSink, RLConfig, RLConfigError, _make_context, _policy_update, run_rl
+from zpd.monitors import MonitorSuite
+
+# A base that reverses 1-3-digit strings (sampled accuracy ~0.7 at 2-3 digits after 150 tiny
+# steps) and has seen some 1-digit additions (the prior skill RL does not train).
+MIX = (
+    tasks.TaskConfig(ops=("rev",), formats=("direct",), digits=(1, 3)),
+    tasks.TaskConfig(ops=("add",), formats=("direct",), digits=(1, 1), weight=0.3),
+)
+POOL = tasks.PoolConfig(
+    easy=tasks.TaskConfig(ops=("rev",), formats=("direct",), digits=(1, 2), n_items=12),
+    band=tasks.TaskConfig(ops=("rev",), formats=("direct",), digits=(3, 3), n_items=12),
+    hard=tasks.TaskConfig(ops=("rev",), formats=("direct",), digits=(5, 6), n_items=12),
+    prior=(tasks.TaskConfig(ops=("add",), formats=("direct",), digits=(1, 1), n_items=8),),
+    n_eval=8,
+)
+SMALL = dict(group_size=4, prompts_per_step=6, rollout_budget=72, eval_every=2, lr=1e-3)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.set_num_threads(1)
+    cfg = PretrainConfig(mix=MIX, preset="tiny", steps=150, batch_size=32, lr=3e-3,
+                         eval_items=2, eval_extra_digits=0, warmup_steps=10)
+    return pretrain(cfg, tmp_path_factory.mktemp("base"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def pool() -> tasks.Pool:
+    return tasks.make_pool(POOL, seed=0)
+
+
+def test_uniform_smoke_counts_rollouts_and_logs_every_step(base: Path, pool: tasks.Pool,
+                                                           tmp_path: Path) -> None:
+    tiers = [tasks.BANDS[b] for b in pool.band_of]
+    spent: list[int] = []
+    res = run_rl(RLConfig(policy="uniform", **SMALL), base, pool.train, tmp_path,
+                 eval_sets=eval_sets(pool), tiers=tiers, progress=spent.append)
+    assert res.steps == 3 and res.rollouts == 72 and spent == [24, 24, 24]
+    assert [r["step"] for r in res.rows] == [0, 1, 2, 3]
+    assert [r["curriculum/rollouts"] for r in res.rows] == [0, 24, 48, 72]
+    evals = [r["step"] for r in res.rows if "lab/eval/inband/sampled" in r]
+    assert evals == [0, 2, 3]  # step 0, every eval_every, and the last
+    assert "lab/eval/prior/greedy" in res.rows[0] and "lab/eval/prior/greedy" in res.rows[-1]
+    assert "lab/eval/prior/greedy" not in res.rows[2]
+    for r in res.rows[1:]:
+        assert 0 <= r["curriculum/informative_frac"] <= 1
+        shares = [v for k, v in r.items() if k.startswith("lab/format_share/")]
+        assert sum(shares) == pytest.approx(1.0)
+        tier_share = sum(r[f"curriculum/share_{t}"] for t in tasks.BANDS)
+        assert tier_share == pytest.approx(1.0)
+        assert r["lab/kl_base"] >= 0 and "lab/shortcut/any" in r
+        assert r["curriculum/rollouts_dropped"] == 0
+    # the default sink is the monitors' JSONL (readable by `zpd watch`)
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [0, 1, 2, 3]
+    assert lines[-1]["metrics"]["curriculum/rollouts"] == 72
+    assert json.loads((tmp_path / "run.json").read_text())["rollouts"] == 72
+
+
+def test_dapo_pays_for_dropped_groups(base: Path, pool: tasks.Pool, tmp_path: Path) -> None:
+    cfg = RLConfig(policy="dapo", **{**SMALL, "rollout_budget": 200, "max_refill_rounds": 3})
+    res = run_rl(cfg, base, pool.train, tmp_path)
+    G = cfg.group_size
+    steps = res.rows[1:]
+    assert res.rollouts <= 200 and res.rollouts > 200 - G
+    dropped = sum((r["curriculum/groups_sampled"] - r["curriculum/groups_kept"]) * G for r in steps)
+    assert steps[-1]["curriculum/rollouts_dropped"] == dropped > 0
+    paid = sum(r["curriculum/groups_sampled"] * G for r in steps)
+    assert paid == res.rollouts
+    for r in steps:
+        assert r["curriculum/groups_kept"] <= cfg.prompts_per_step
+        assert r["curriculum/groups_sampled"] <= cfg.prompts_per_step * cfg.max_refill_rounds
+
+
+def test_real_monitor_suite_and_sink_receive_each_step(base: Path, pool: tasks.Pool,
+                                                       tmp_path: Path) -> None:
+    sink = ListSink()
+    seen: list[Any] = []
+
+    def record(batch: Any, context: Any) -> dict[str, float]:
+        seen.append((batch, context))
+        return {"test/rows": float(batch.num_rollouts)}
+
+    cfg = RLConfig(policy="zpd", **{**SMALL, "rollout_budget": 48})
+    res = run_rl(cfg, base, pool.train, tmp_path, sink, monitors=[MonitorSuite.default(), record])
+    assert sink.rows == res.rows and len(sink.rows) == 3
+    assert all(r["test/rows"] == 24.0 for r in sink.rows[1:])
+    assert any(k.startswith("health/") for k in sink.rows[1])
+    batch, context = seen[0]
+    assert batch.num_groups == 6 and context.step == 1
+    assert batch.base_logprobs.shape == batch.logprobs.shape == batch.token_mask.shape
+    ids = np.unique(batch.item_ids)
+    assert np.all((context.pass_rate(ids) >= 0) & (context.pass_rate(ids) <= 1))
+    assert not (tmp_path / "metrics.jsonl").exists()  # a sink was given: no default file
+
+
+def test_policy_gradient_step_raises_the_rewarded_completion(base: Path, pool: tasks.Pool) -> None:
+    from zpd.lab.rl import _logprobs, _rollout
+
+    torch.manual_seed(0)
+    cfg = RLConfig(policy="uniform", group_size=8, prompts_per_step=1, lr=3e-4, rollout_budget=8)
+    ctx = _make_context(cfg, base, pool.train, None, {})
+    for i in range(len(pool.train)):  # a group whose samples differ
+        groups = _rollout(ctx, np.array([i]))
+        if len(set(groups.texts)) > 1:
+            break
+    chosen = np.array([t == groups.texts[0] for t in groups.texts])  # (G,)
+    rewards = chosen[None, :].astype(float)  # pretend exactly the first text is right
+    groups.rewards = rewards
+    groups.advantages = np.asarray(zpd.advantage.grpo(rewards))
+    before = _logprobs(ctx.model, groups.prompt_ids, groups.completion_ids, groups.lengths).sum(1)
+    for _ in range(3):
+        _policy_update(ctx, groups)
+    after = _logprobs(ctx.model, groups.prompt_ids, groups.completion_ids, groups.lengths).sum(1)
+    delta = (after - before).numpy()
+    assert delta[chosen].min() > 0.05
+    assert delta[~chosen].mean() < 0.0
+    base_lp = _logprobs(ctx.base, groups.prompt_ids, groups.completion_ids, groups.lengths).sum(1)
+    torch.testing.assert_close(base_lp, before)  # the frozen base did not move
+
+
+def test_kl_is_zero_before_training_and_grows_with_updates(base: Path, pool: tasks.Pool,
+                                                          tmp_path: Path) -> None:
+    cfg = RLConfig(policy="uniform", **{**SMALL, "rollout_budget": 96, "lr": 1e-2})
+    res = run_rl(cfg, base, pool.train, tmp_path)
+    kls = [r["lab/kl_base"] for r in res.rows[1:]]
+    assert kls[0] == pytest.approx(0.0, abs=1e-5)  # first rollouts come from the base itself
+    assert kls[-1] > 1e-3
+
+
+@pytest.mark.parametrize(
+    ("override", "text"),
+    [({"policy": "oracle"}, "oracle"), ({"group_size": 1}, "group_size"),
+     ({"advantage": "ppo"}, "advantage"), ({"rollout_budget": 4, "group_size": 8}, "budget"),
+     ({"lr": -1.0}, "lr"), ({"max_new_tokens": 0}, "max_new_tokens")],
+)
+def test_bad_rl_settings_raise_clear_errors(override: dict[str, Any], text: str) -> None:
+    with pytest.raises(RLConfigError, match=text) as exc:
+        RLConfig(**override)
+    assert isinstance(exc.value, ValueError)
+
+
+def test_unknown_policy_is_refused_at_construction() -> None:
+    with pytest.raises(RLConfigError, match="nope"):
+        RLConfig(policy="nope")
+    assert RLConfig(policy="MoPPS").policy == "mopps"
