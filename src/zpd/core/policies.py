@@ -207,14 +207,15 @@ class ZpdPolicy:
     """Most-likely-mixed groups under the posterior, with quarantine, probes and anchors.
 
     Score of a candidate: P(0 < successes < G | Beta posterior) (closed form,
-    :func:`~zpd.core.tracker.prob_mixed`) + ``exploration`` * posterior sd, times
-    ``mean ** (drift_tilt * drift_pressure)``. Candidates are a random pool of
-    ``pool_factor * n`` ids plus a ring of the last ``frontier_factor * n`` ids whose group was
-    informative (prompts informative once tend to stay so, arXiv 2506.02177), so a call is O(n). Observed items whose upper bound
-    P(p < ``quarantine_threshold``) >= ``quarantine_confidence`` are quarantined: they only take the
-    ``probe_share`` of the batch, most promising (highest predicted pass rate) first, and leave
-    quarantine on their own as the ability model's prediction rises (their posterior decays
-    toward it). ``anchor_share`` of the batch replays mastered items (retention anchors).
+    :func:`~zpd.core.tracker.prob_mixed`) + ``exploration`` * posterior sd * (1 - P(item is
+    near-impossible)), times ``mean ** (drift_tilt * drift_pressure)``. Candidates are a random
+    pool of ``pool_factor * n`` ids plus a ring of the last ``frontier_factor * n`` ids whose
+    group was informative (prompts informative once tend to stay so, arXiv 2506.02177), so a
+    call is O(n). Observed items with P(p < ``quarantine_threshold``) >= ``quarantine_confidence``
+    are quarantined: they only take the ``probe_share`` of the batch, most promising (highest
+    predicted pass rate) first, and leave quarantine on their own as the ability model's
+    prediction rises (their posterior decays toward it). ``anchor_share`` of the batch replays
+    mastered items (posterior mean >= ``mastery_threshold``) as retention anchors.
     """
 
     name = PolicyName.ZPD
@@ -222,14 +223,12 @@ class ZpdPolicy:
 
     def __init__(self, config: ZpdPolicyConfig | None = None) -> None:
         self.cfg = config
-        self.interval_z = 1.645
         self.frontier: I64 = np.full(0, -1, dtype=np.int64)  # ring of recently informative ids
         self.pos = 0  # next write position in the ring
 
     def configure(self, cfg: CurriculumConfig) -> None:
         if self.cfg is None:
             self.cfg = cfg.zpd
-        self.interval_z = cfg.tracker.interval_z
 
     def bind(self, num_items: int, numeric: dict[str, F64], cfg: CurriculumConfig) -> None:
         self.configure(cfg)
