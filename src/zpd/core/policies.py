@@ -225,6 +225,7 @@ class ZpdPolicy:
         self.cfg = config
         self.frontier: I64 = np.full(0, -1, dtype=np.int64)  # ring of recently informative ids
         self.pos = 0  # next write position in the ring
+        self.pending: I64 = np.zeros(0, dtype=np.int64)  # this round's informative ids
 
     def configure(self, cfg: CurriculumConfig) -> None:
         if self.cfg is None:
@@ -234,17 +235,25 @@ class ZpdPolicy:
         self.configure(cfg)
         self.frontier = np.full(0, -1, dtype=np.int64)
         self.pos = 0
+        self.pending = np.zeros(0, dtype=np.int64)
 
     def add_items(self, n: int, numeric: dict[str, F64]) -> None:
         return None
 
     def observe(self, obs: Observation) -> None:
-        """Remember the items whose group was informative (GRESO's temporal consistency)."""
+        """Remember the items whose group was informative (GRESO's temporal consistency).
+
+        They join the frontier ring at the next round boundary, in sorted order, so the
+        order of this round's updates does not matter.
+        """
+        self.pending = np.concatenate([self.pending, obs.ids[obs.rmax > obs.rmin]])
+
+    def _fold_pending(self) -> None:
         cap = self.frontier.shape[0]
-        informative = obs.ids[obs.rmax > obs.rmin]
-        if cap == 0 or informative.size == 0:
+        informative = unique_sorted(self.pending)[-cap:] if cap else self.pending[:0]
+        self.pending = np.zeros(0, dtype=np.int64)
+        if informative.size == 0:
             return
-        informative = informative[-cap:]
         slots = (self.pos + np.arange(informative.size)) % cap
         self.frontier[slots] = informative
         self.pos = int((self.pos + informative.size) % cap)
@@ -258,7 +267,7 @@ class ZpdPolicy:
             self.pos = old.shape[0] % cap
 
     def state(self) -> tuple[Arrays, Meta]:
-        return {"frontier": self.frontier.copy()}, {"pos": self.pos}
+        return {"frontier": self.frontier.copy(), "pending": self.pending.copy()}, {"pos": self.pos}
 
     def check_state(self, arrays: Arrays, meta: Meta, num_items: int) -> None:
         f = arrays.get("frontier")
@@ -266,18 +275,24 @@ class ZpdPolicy:
             raise StateError("zpd policy state needs a 1-D integer 'frontier' array")
         if f.size and (f.min() < -1 or f.max() >= num_items):
             raise StateError("zpd policy 'frontier' holds ids outside the item range")
+        p = arrays.get("pending")
+        if p is None or p.ndim != 1 or (p.size and (p.dtype.kind not in "iu" or p.min() < 0
+                                                    or p.max() >= num_items)):
+            raise StateError("zpd policy state needs a 1-D 'pending' array of item ids")
         pos = meta.get("pos")
         if isinstance(pos, bool) or not isinstance(pos, int) or not 0 <= pos <= max(f.size - 1, 0):
             raise StateError(f"zpd policy 'pos' must be an index into the frontier, got {pos!r}")
 
     def load_state(self, arrays: Arrays, meta: Meta) -> None:
         self.frontier = arrays["frontier"].astype(np.int64)
+        self.pending = arrays["pending"].astype(np.int64)
         self.pos = int(meta["pos"])
 
     def candidates(self, view: ItemView, n: int, rng: np.random.Generator) -> I64:
         """Random pool of pool_factor * n ids plus the frontier ring, without repeats."""
         assert self.cfg is not None
         self._grow_frontier(n)
+        self._fold_pending()
         pool = random_pool(rng, view.num_items, self.cfg.pool_factor * n)  # (M,)
         known = unique_sorted(self.frontier[self.frontier >= 0])  # (K,) sorted
         if known.size == 0:
