@@ -171,7 +171,7 @@ class AbilityConfig:
 class ZpdPolicyConfig:
     """The default policy: most likely mixed groups, quarantine, probes and anchors."""
 
-    pool_factor: int = 16
+    pool_factor: int = 8
     """Candidates scored per requested item (random pool of pool_factor * n ids)."""
     frontier_factor: int = 4
     """Candidates also include the last frontier_factor * n ids that gave a mixed group."""
