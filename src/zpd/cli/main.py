@@ -33,7 +33,10 @@ that band does (shortcuts, lost skills, collapsed formats and diversity, KL drif
 
 EPILOG = """\
 examples:
-  zpd sim                      compare curriculum policies on a simulated learner
+  zpd demo --quick             see it work: tiny GPT, GRPO under 4 curricula, report.html
+  zpd sim                      compare curriculum policies on a simulated learner (seconds)
+  zpd watch runs/my-run        health summary of a run: shortcuts, drift, collapse, retention
+  zpd score difficulty --help  pass@k of a dataset under your model, to warm-start a curriculum
   zpd <command> --help         everything a command can do, with examples
 
 Python:  cur = zpd.Curriculum(num_items=N); ids = cur.sample(256); cur.update(ids, rewards)
