@@ -143,6 +143,7 @@ def test_shortcut_flags_fire_on_each_shortcut() -> None:
     assert shortcut_flags(sc, "d231$")["skipped_scratchpad"]
     assert not shortcut_flags(sc, "s75,48|231$")["skipped_scratchpad"]
     assert not shortcut_flags(it, "d231$")["skipped_scratchpad"]
+    assert not shortcut_flags(it, "c06,88$")["skipped_scratchpad"]  # a format error, not a skip
     anyf = _add_item(47, 85, "any")
     assert verify(anyf, "s|231$") == 1.0 and shortcut_flags(anyf, "s|231$")["skipped_scratchpad"]
     assert not shortcut_flags(anyf, "s75,48|231$")["skipped_scratchpad"]

@@ -552,7 +552,8 @@ def shortcut_flags(item: Item, completion: str) -> dict[str, bool]:
     if item.fmt in work_fmts:  # work requested: another format or short work skips it
         need = len(expected_work(item, Fmt(item.fmt)))
         flags["skipped_scratchpad"] = fmt not in work_fmts or len(work or []) < need
-    elif fmt in work_fmts and Fmt(fmt) in ALLOWED[parse_op(item.op)]:  # work chosen, then skipped
+    elif item.fmt == Fmt.ANY.value and fmt in work_fmts and Fmt(fmt) in ALLOWED[parse_op(item.op)]:
+        # work chosen under ``any``, then skipped (under d/r requests a work tag is a format error)
         flags["skipped_scratchpad"] = len(work or []) < len(expected_work(item, Fmt(fmt)))
     if item.op == Op.ADD.value and item.n_carries > 0:
         a, b = item.operands
@@ -681,7 +682,14 @@ def make_pool(config: PoolConfig | None = None, seed: int = 0) -> Pool:
 def default_base_mix() -> tuple[TaskConfig, ...]:
     """The pretraining distribution the default :class:`PoolConfig` is designed around:
     1-2-digit add clean (too easy for RL), 3-5-digit add with half the answers corrupted
-    (pass@k >> pass@1: the RL band), prior skills clean; nothing beyond 6 digits."""
+    (pass@k >> pass@1: the RL band), prior skills clean; no add beyond 5 digits.
+
+    Measured once (small preset, 1,500 steps, batch 128, AdamW 1e-3, completion-only loss;
+    temperature 1, G = 8) on ``make_pool(seed=0)``: easy pass@1 0.95 (informative groups 0.31),
+    band pass@1 0.52 / pass@8 0.99 / greedy 0.99 (informative 0.99), hard 0.00 (6-8 digits:
+    not one success in 16 samples), prior skills pass@1 0.82. Greedy accuracy is ~1 in band, so
+    RL progress shows in *sampled* accuracy. Add in the reversed format (MSB first) is the
+    near-impossible tier with lucky successes: pass@1 0.15 / 0.10 / 0.06 at 3 / 4 / 5 digits."""
     all_add = (Fmt.DIRECT, Fmt.SCRATCH, Fmt.CARRY, Fmt.REVERSED, Fmt.ANY)
     any_fmts = (Fmt.DIRECT, Fmt.SCRATCH, Fmt.CARRY)
     return (
