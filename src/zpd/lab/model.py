@@ -298,12 +298,9 @@ def left_pad(prompts: list[list[int]], pad_id: int, device: torch.device | str =
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ModelError("prompts must be a non-empty list of non-empty token lists")
     T = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), T), pad_id, dtype=torch.long)
-    am = torch.zeros((len(prompts), T), dtype=torch.long)
-    for i, p in enumerate(prompts):
-        ids[i, T - len(p) :] = torch.as_tensor(p, dtype=torch.long)
-        am[i, T - len(p) :] = 1
-    return ids.to(device), am.to(device)
+    ids = torch.tensor([[pad_id] * (T - len(p)) + list(p) for p in prompts], dtype=torch.long)
+    am = torch.tensor([[0] * (T - len(p)) + [1] * len(p) for p in prompts], dtype=torch.long)
+    return ids.to(device), am.to(device)  # (B, T), (B, T)
 
 
 def _pick(logits: torch.Tensor, temperature: float, greedy: bool,
