@@ -177,6 +177,11 @@ class ZpdPolicyConfig:
     """Candidates also include the last frontier_factor * n ids that gave a mixed group."""
     exploration: float = 0.4
     """Weight of the posterior-uncertainty bonus added to P(mixed group)."""
+    tail_budget: float = 0.035
+    """Largest expected share of a batch on items that may be near-impossible (the mean of
+    the picks' tail probabilities). Such prompts waste rollouts and their rare lucky
+    successes teach shortcuts; a price on the tail probability, adapted each round by dual
+    ascent, holds the batch under this budget (1 = no limit)."""
     quarantine_threshold: float = 0.02
     """An observed item is quarantined while P(pass rate < this) >= quarantine_confidence."""
     quarantine_confidence: float = 0.9
@@ -184,7 +189,15 @@ class ZpdPolicyConfig:
     probe_share: float = 0.01
     """Share of each batch spent re-probing quarantined items (most promising first)."""
     anchor_share: float = 0.03
-    """Share of each batch replaying mastered items as retention anchors."""
+    """Share of each batch replaying mastered items as retention anchors (stochastically
+    rounded, so small batches get anchors at this rate on average)."""
+    anchor_reservoir: int = 256
+    """Mastered items remembered for anchor replay: a uniform reservoir sample of every item
+    ever observed at or above ``mastery_threshold`` (O(1) per item; 0 = pool candidates only)."""
+    first_visit: float = 1.0
+    """Bonus added to the score of never-observed candidates once the pool has been sampled
+    more than once per item on average: first_visit * clip(visits per item - 1, 0, 1), so in
+    small pools no item stays unvisited for long; in large pools (< 1 visit per item) it is 0."""
     mastery_threshold: float = 0.9
     """An observed item whose posterior mean is at least this counts as mastered."""
     drift_tilt: float = 4.0
@@ -194,10 +207,13 @@ class ZpdPolicyConfig:
         _int(self, "pool_factor", 1, 4096)
         _int(self, "frontier_factor", 0, 4096)
         _num(self, "exploration", 0.0, 10.0)
+        _num(self, "tail_budget", 0.0, 1.0)
         _num(self, "quarantine_threshold", 0.0, 0.5, lo_open=True)
         _num(self, "quarantine_confidence", 0.5, 1.0, hi_open=True)
         _num(self, "probe_share", 0.0, 0.5)
         _num(self, "anchor_share", 0.0, 0.5)
+        _int(self, "anchor_reservoir", 0, 1 << 20)
+        _num(self, "first_visit", 0.0, 10.0)
         _num(self, "mastery_threshold", 0.5, 1.0, lo_open=True, hi_open=True)
         _num(self, "drift_tilt", 0.0, 100.0)
 

@@ -235,7 +235,10 @@ class Curriculum:
                                   self._step)
         trained = _informative_groups(idx, r, obs.ids)
         self._ability.observe(obs.ids, obs.k, obs.n, obs.sq, trained, self._step)
-        self._tracker.observe(obs.ids, obs.k, obs.n, post.a, post.b, self._step)
+        # Training on an informative group makes the item easier by the learned practice
+        # effect (never assumed to hurt): the stored posterior is for the item after it.
+        shift = max(self._ability.eta, 0.0) * trained
+        self._tracker.observe(obs.ids, obs.k, obs.n, post.a, post.b, self._step, shift)
         self._policy.observe(obs)
 
     def advantage(self, ids: object, rewards: object, kind: object = "tracker") -> F64:

@@ -192,10 +192,21 @@ class Tracker:
         b = lam * self.beta[ids] + (1.0 - lam) * prior_strength * (1.0 - prior_mean)
         return a, b
 
-    def observe(self, ids: I64, k: F64, n: F64, a: F64, b: F64, step: int) -> None:
-        """Store Beta(a + k, b + n - k) for unique ``ids`` (a, b: their posterior now)."""
-        self.alpha[ids] = (a + k).astype(np.float32)
-        self.beta[ids] = (b + (n - k)).astype(np.float32)
+    def observe(self, ids: I64, k: F64, n: F64, a: F64, b: F64, step: int,
+                shift: F64 | None = None) -> None:
+        """Store Beta(a + k, b + n - k) for unique ``ids`` (a, b: their posterior now).
+
+        ``shift`` (logits, per id): move the posterior mean by this much on the logit scale,
+        keeping its strength a + b (training on the item's group makes it easier).
+        """
+        a1, b1 = a + k, b + (n - k)
+        if shift is not None and np.any(shift != 0.0):
+            s = a1 + b1
+            m = np.clip(a1 / s, 1e-6, 1.0 - 1e-6)
+            m = 0.5 + 0.5 * np.tanh(0.5 * (np.log(m / (1.0 - m)) + shift))
+            a1, b1 = s * m, s * (1.0 - m)
+        self.alpha[ids] = a1.astype(np.float32)
+        self.beta[ids] = b1.astype(np.float32)
         self.last[ids] = np.int32(step)
 
     def score_rates(self, ids: I64, rate: F64, prior_mean: F64, prior_strength: F64,
