@@ -136,3 +136,27 @@ def test_drift_pressure_leans_to_easier_items() -> None:
     assert cur.drift_pressure == 1.0
     leaning = cur.estimate(cur.sample(60)).mean.mean()
     assert leaning > plain + 0.05
+
+
+def test_static_difficulty_is_a_percentile_rank_robust_to_outliers() -> None:
+    raw = np.arange(100, dtype=float)
+    raw[-1] = 1e9  # one outlier would squash min-max scaling to ~0 for everything else
+    cur = zpd.Curriculum(100, policy="static", seed=0, features={"difficulty": raw})
+    pol = cur.policy
+    assert isinstance(pol, Static)
+    assert pol.difficulty[49] == pytest.approx(49.5, abs=1e-4)  # mid-rank percentile
+    assert pol.difficulty[0] == pytest.approx(0.5) and pol.difficulty[-1] == pytest.approx(99.5)
+    new = cur.add_items(2, features={"difficulty": np.array([49.0, np.nan])})
+    assert pol.difficulty[new[0]] == pytest.approx(49.5, abs=1e-4)  # ranked vs the reference
+    assert pol.difficulty[new[1]] == 50.0  # missing sits in the middle
+
+
+def test_static_breaks_ties_at_random() -> None:
+    """Offline pass rates of k samples tie a lot; tied items must not be drawn in id order."""
+    p = np.repeat([0.0, 0.5, 1.0], 200)
+    cur = zpd.Curriculum(p.size, policy="static", seed=0, features={"prior_pass_rate": p})
+    a = cur.sample(20)
+    b = cur.sample(20)
+    assert np.all(p[a] == 1.0) and np.all(p[b] == 1.0)  # T = 0: the easiest block
+    assert not np.array_equal(np.sort(a), np.sort(b))
+    assert np.sort(a)[-1] > 440  # not the first ids of the block

@@ -286,12 +286,17 @@ class LearnabilityConfig:
 
 @dataclass(frozen=True)
 class StaticConfig:
-    """AdaRFT-like static band (arXiv 2504.05520) over an offline difficulty in [0, 100]."""
+    """AdaRFT (arXiv 2504.05520): a target difficulty that follows the batch reward.
+
+    Defaults are the paper's: difficulty scale [0, 100], T0 = 0, eta = 50, alpha = 2,
+    beta = 0.5 (AdaRFT section 3 / experimental setup)."""
 
     difficulty_feature: str = "difficulty"
-    """Feature holding offline difficulty (any scale, higher = harder; min-max to [0, 100])."""
+    """Feature holding offline difficulty (any scale, higher = harder); mapped to its
+    percentile rank (0-100) among the initial items, robust to tail outliers."""
     pass_rate_feature: str = "prior_pass_rate"
-    """Alternative feature: an offline pass rate p, used as difficulty 100 * (1 - p)."""
+    """Preferred feature: an offline pass rate p, used as difficulty 100 * (1 - p) as in the
+    paper (successes / k of k reference-model samples)."""
     target_init: float = 0.0
     """Initial target difficulty T on the [0, 100] scale."""
     eta: float = 50.0

@@ -646,13 +646,16 @@ class Learnability:
 
 # --------------------------------------------------------------------------- static
 class Static:
-    """AdaRFT-like band over an offline difficulty (arXiv 2504.05520).
+    """AdaRFT curriculum over an offline difficulty (arXiv 2504.05520).
 
-    Offline difficulty d in [0, 100] (higher = harder) comes from the feature named
-    ``difficulty_feature`` (min-max scaled) or from ``pass_rate_feature`` p as 100 * (1 - p);
-    missing values sit at 50. After each update the target moves:
-    T <- clip(T + eta * tanh(alpha * (R_avg - beta)), 0, 100), R_avg = mean reward of the
-    batch; select() returns the n items with d closest to T (a window of a sorted index, O(n)).
+    Offline difficulty d in [0, 100] (higher = harder), as in the paper: from an offline
+    pass rate p (feature ``pass_rate_feature``, e.g. successes / k of k base-model samples)
+    as d = 100 * (1 - p); otherwise the percentile rank (mid-rank, 0-100) of the feature
+    ``difficulty_feature`` among the initial items, a scale that tail outliers cannot squash
+    (items added later are ranked against the same reference). Missing values sit at 50.
+    After each update the target moves T <- clip(T + eta * tanh(alpha * (R_avg - beta)), 0,
+    100), R_avg = mean reward of the batch (paper: eta = 50, alpha = 2, beta = 0.5, T0 = 0);
+    select() returns the n items with d closest to T (a window of a sorted index, O(n)).
     """
 
     name = PolicyName.STATIC
@@ -663,7 +666,7 @@ class Static:
         self.difficulty: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
         self.order: I64 = np.zeros(0, dtype=np.int64)
         self.target = 0.0
-        self.scale: tuple[float, float] = (0.0, 1.0)
+        self.reference: F64 = np.zeros(0)  # sorted finite raw difficulties of the initial items
 
     def _difficulty(self, numeric: dict[str, F64], n: int) -> npt.NDArray[np.float32]:
         assert self.cfg is not None
@@ -678,8 +681,7 @@ class Static:
             raw = numeric[self.cfg.difficulty_feature]
             if raw.ndim != 1:
                 raise FeatureError(f"feature {self.cfg.difficulty_feature!r} must be 1-D")
-            lo, hi = self.scale
-            d = 100.0 * (raw - lo) / (hi - lo)
+            d = _percentile_rank(self.reference, raw)
         return np.nan_to_num(np.clip(d, 0.0, 100.0), nan=50.0).astype(np.float32)
 
     def configure(self, cfg: CurriculumConfig) -> None:
@@ -697,10 +699,8 @@ class Static:
                 f"{{{c.pass_rate_feature!r}: ...}} (offline pass rates in [0, 1])"
             )
         if c.pass_rate_feature not in numeric:
-            raw = numeric[c.difficulty_feature]
-            lo = float(np.nanmin(raw, initial=np.inf)) if raw.size else 0.0
-            hi = float(np.nanmax(raw, initial=-np.inf)) if raw.size else 1.0
-            self.scale = (lo, hi if hi > lo else lo + 1.0) if np.isfinite(lo) else (0.0, 1.0)
+            raw = np.asarray(numeric[c.difficulty_feature], dtype=np.float64).ravel()
+            self.reference = np.sort(raw[np.isfinite(raw)])
         self.difficulty = self._difficulty(numeric, num_items)
         self.order = np.argsort(self.difficulty, kind="stable").astype(np.int64)
         self.target = c.target_init
@@ -710,12 +710,25 @@ class Static:
         self.order = np.argsort(self.difficulty, kind="stable").astype(np.int64)
 
     def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
-        d_sorted = self.difficulty[self.order]
-        pos = int(np.searchsorted(d_sorted, self.target))
+        """The n items with d closest to T; ties at the boundary distance drawn at random
+        (offline pass rates of k samples take few values, so ties are common)."""
+        d_sorted = self.difficulty[self.order]  # (N,) sorted
+        t = np.float32(self.target)
+        pos = int(np.searchsorted(d_sorted, t))
         lo, hi = max(0, pos - n), min(d_sorted.shape[0], pos + n)
         window = np.arange(lo, hi)
-        best = window[top_k(-np.abs(d_sorted[window] - self.target), n)]
-        return Selection(ids=self.order[best])
+        dist = np.abs(d_sorted[window] - t)
+        delta = np.partition(dist, n - 1)[n - 1] if window.size > n else dist.max()
+        inner_lo = int(np.searchsorted(d_sorted, t - delta, side="right"))
+        inner_hi = int(np.searchsorted(d_sorted, t + delta, side="left"))
+        inner = np.arange(inner_lo, inner_hi)  # strictly closer than delta: all taken
+        edge = np.concatenate([  # exactly at distance delta (t - delta and t + delta blocks)
+            np.arange(int(np.searchsorted(d_sorted, t - delta, side="left")), inner_lo),
+            np.arange(inner_hi, int(np.searchsorted(d_sorted, t + delta, side="right")))])
+        edge = np.unique(edge)
+        k = n - inner.size
+        picked = edge[rng.choice(edge.size, size=k, replace=False)] if k < edge.size else edge
+        return Selection(ids=self.order[np.concatenate([inner, picked])])
 
     def observe(self, obs: Observation) -> None:
         assert self.cfg is not None
@@ -727,11 +740,17 @@ class Static:
                                     0.0, 100.0))
 
     def state(self) -> tuple[Arrays, Meta]:
-        return {"difficulty": self.difficulty.copy()}, {"target": self.target,
-                                                         "scale": list(self.scale)}
+        arrays: Arrays = {"difficulty": self.difficulty.copy(),
+                          "reference": self.reference.copy()}
+        return arrays, {"target": self.target}
 
     def check_state(self, arrays: Arrays, meta: Meta, num_items: int) -> None:
         _check_array(arrays, "difficulty", num_items, "f")
+        ref = arrays.get("reference")
+        if ref is None or ref.ndim != 1 or (ref.size and (
+                ref.dtype.kind != "f" or not np.all(np.isfinite(ref))
+                or np.any(np.diff(ref) < 0))):
+            raise StateError("static state 'reference' must be a sorted 1-D float array")
         t = meta.get("target")
         if not isinstance(t, (int, float)) or not 0.0 <= float(t) <= 100.0:
             raise StateError(f"static state 'target' must be in [0, 100], got {t!r}")
@@ -739,9 +758,19 @@ class Static:
     def load_state(self, arrays: Arrays, meta: Meta) -> None:
         self.difficulty = arrays["difficulty"].astype(np.float32)
         self.order = np.argsort(self.difficulty, kind="stable").astype(np.int64)
+        self.reference = arrays["reference"].astype(np.float64)
         self.target = float(meta["target"])
-        lo, hi = meta.get("scale", [0.0, 1.0])
-        self.scale = (float(lo), float(hi))
+
+
+def _percentile_rank(reference: F64, values: F64) -> F64:
+    """Mid-rank percentile (0-100) of each value among the sorted ``reference``; NaN stays."""
+    if reference.size == 0:
+        return np.full(values.shape, np.nan)
+    lo = np.searchsorted(reference, values, side="left")
+    hi = np.searchsorted(reference, values, side="right")
+    out: F64 = np.where(np.isfinite(values), 100.0 * (lo + hi) / (2.0 * reference.size),
+                        np.nan)
+    return out
 
 
 # --------------------------------------------------------------------------- oracle
