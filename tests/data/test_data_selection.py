@@ -170,3 +170,40 @@ def test_select_less_file_with_target_subsets(tiny_model: Path, tmp_path: Path) 
                  run=RunConfig(progress=False))
     kept = sorted(json.loads(x)["prompt"] for x in out.open())
     assert rep["kept"] == 2 and kept == sorted([rows[3]["prompt"], rows[7]["prompt"]])
+
+
+def test_lora_adapters_start_exact_roundtrip_and_feed_less(tiny_model: Path,
+                                                           tmp_path: Path) -> None:
+    from zpd.data.lora import LoraConfig, add_lora, load_lora, save_lora
+
+    lm = load_model(tiny_model, device="cpu")
+    ids = torch.tensor([lm.encode(["12+34=46"])[0]])
+    with torch.no_grad():
+        before = lm.model(input_ids=ids).logits
+    cfg = LoraConfig(r=2, alpha=4.0, targets=("c_attn",))
+    assert add_lora(lm.model, cfg) == ["transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"]
+    trainable = [n for n, p in lm.model.named_parameters() if p.requires_grad]
+    assert trainable and all(n.endswith(("lora_A", "lora_B")) for n in trainable)
+    with torch.no_grad():
+        torch.testing.assert_close(lm.model(input_ids=ids).logits, before)  # B = 0: exact
+        for n, p in lm.model.named_parameters():
+            if n.endswith("lora_B"):
+                p.add_(0.05)
+        changed = lm.model(input_ids=ids).logits
+    assert not torch.allclose(changed, before)
+    save_lora(lm.model, cfg, tmp_path / "ad")
+    again = load_model(tiny_model, device="cpu")
+    load_lora(again.model, tmp_path / "ad")
+    with torch.no_grad():
+        torch.testing.assert_close(again.model(input_ids=ids).logits, changed)
+
+    rows = addition_rows(4, seed=8)
+    prompts, answers = [r["prompt"] for r in rows], [r["answer"] for r in rows]
+    ckpts = warmup(tiny_model, prompts, answers, tmp_path / "w", epochs=1, lr=1e-2,
+                   batch_size=2, device="cpu", config=LessConfig(proj_dim=64), lora=cfg)
+    assert ckpts[0].base == str(tiny_model.resolve())
+    assert LessCheckpoint.from_dir(ckpts[0].model) == ckpts[0]
+    sel = LessSelector(ckpts, LessConfig(proj_dim=64), device="cpu").fit(prompts[:1], answers[:1])
+    n_lora = sum(p.numel() for n, p in again.model.named_parameters() if "lora_" in n)
+    assert sel._ckpts[0].proj.num_params == n_lora  # features come from the adapters only
+    assert np.isfinite(sel.score(prompts, answers)).all()

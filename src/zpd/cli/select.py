@@ -30,8 +30,9 @@ examples:
 Scores go to OUT.scores.jsonl (resumable), a report to OUT.report.json. Higher score = harder
 (EL2N, forgetting) or more aligned with the targets (LESS); --strategy hard keeps the highest.
 LESS: --warmup DIR first trains a copy of --model with Adam on a random 5% (--warmup-fraction)
-and scores with the epoch checkpoints in DIR; without --warmup, every --model is a checkpoint
-(with adam_state.safetensors for Adam-preconditioned features).
+(all weights, or LoRA adapters with --lora-rank R: LESS's choice for large models) and scores
+with the epoch checkpoints in DIR; without --warmup, every --model is a checkpoint (with
+adam_state.safetensors for Adam-preconditioned features).
 Python: zpd.data.select(...), zpd.data.less.warmup(...)
 """
 
@@ -47,10 +48,15 @@ def _warmup(args: argparse.Namespace, less_cfg: Any) -> list[str]:
     items = [it for it in iter_items(args.data, spec, on_error=args.on_error, split=args.split)
              if isinstance(it, Item)]
     pick = keep_indices([0.0] * len(items), args.warmup_fraction, "random", args.seed)
+    lora = None
+    if args.lora_rank:
+        from zpd.data.lora import LoraConfig
+
+        lora = LoraConfig(r=args.lora_rank, alpha=2.0 * args.lora_rank, seed=args.seed)
     ckpts = warmup(args.model[0], [str(items[i].text["prompt"]) for i in pick],
                    [str(items[i].text["answer"]) for i in pick], args.warmup,
                    epochs=args.warmup_epochs, lr=args.warmup_lr, seed=args.seed,
-                   device=args.device, config=less_cfg)
+                   device=args.device, config=less_cfg, lora=lora)
     return [c.model for c in ckpts]
 
 
@@ -105,6 +111,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     g.add_argument("--warmup-fraction", type=float, default=0.05, help="warm-up share (0.05)")
     g.add_argument("--warmup-epochs", type=int, default=4, help="warm-up epochs (4)")
     g.add_argument("--warmup-lr", type=float, default=2e-5, help="warm-up learning rate (2e-5)")
+    g.add_argument("--lora-rank", type=int, default=0,
+                   help="warm up LoRA adapters of this rank instead of all weights (large models)")
     add_run(p, batch_rows=256)
     p.set_defaults(func=guarded("zpd select", _run))
     return p

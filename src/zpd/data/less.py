@@ -84,6 +84,8 @@ class LessCheckpoint:
     """Average learning rate of the epoch that ended here (the weight of this checkpoint)."""
     adam_state: str | None = None
     """Safetensors file of Adam moments; None: plain gradients for training items too."""
+    base: str | None = None
+    """If set, ``model`` holds LoRA adapters (``zpd.data.lora``) over this base model directory."""
 
     @classmethod
     def from_dir(cls, directory: str | os.PathLike[str]) -> LessCheckpoint:
@@ -92,7 +94,7 @@ class LessCheckpoint:
         info = json.loads((d / INFO_FILE).read_text()) if (d / INFO_FILE).exists() else {}
         adam = d / ADAM_FILE
         return cls(model=str(d), lr=float(info.get("lr", 1.0)),
-                   adam_state=str(adam) if adam.exists() else None)
+                   adam_state=str(adam) if adam.exists() else None, base=info.get("base"))
 
 
 class RademacherProjector:
@@ -162,7 +164,13 @@ class _Ckpt:
     """A loaded checkpoint with its selected parameters, Adam moments and projector."""
 
     def __init__(self, ck: LessCheckpoint, cfg: LessConfig, device: str):
-        self.lm = load_model(ck.model, device=device, dtype="float32")
+        if ck.base is not None:
+            from zpd.data.lora import load_lora
+
+            self.lm = load_model(ck.base, device=device, dtype="float32")
+            load_lora(self.lm.model, ck.model)  # only the adapters stay trainable
+        else:
+            self.lm = load_model(ck.model, device=device, dtype="float32")
         self.lr = ck.lr
         self.params = _selected(self.lm.model, cfg.param_pattern)
         n = sum(p.numel() for _, p in self.params)
@@ -261,17 +269,22 @@ def save_adam_state(optimizer: torch.optim.Optimizer, model: Any,
 
 def warmup(model: str | os.PathLike[str], prompts: Sequence[str], answers: Sequence[str],
            out_dir: str | os.PathLike[str], *, epochs: int = 4, lr: float = 2e-5,
-           batch_size: int = 8, seed: int = 0, device: str = "auto", config: LessConfig | None = None
-           ) -> list[LessCheckpoint]:
+           batch_size: int = 8, seed: int = 0, device: str = "auto",
+           config: LessConfig | None = None, lora: Any = None) -> list[LessCheckpoint]:
     """LESS warm-up: Adam on (prompt, answer) pairs, a checkpoint after every epoch.
 
     Pass the warm-up subset (LESS: a random 5%, e.g. ``keep_indices(s, 0.05, "random")``).
-    Each ``out_dir/epoch{e}`` holds the model, tokenizer, Adam moments and the learning rate.
+    Each ``out_dir/epoch{e}`` holds the model (or, with ``lora`` — a ``zpd.data.lora.LoraConfig``,
+    LESS's choice for large models — only the adapters), Adam moments and the learning rate.
     """
     cfg = config or LessConfig()
     if epochs < 1 or batch_size < 1 or not lr > 0 or not prompts:
         raise DataError("warmup needs epochs >= 1, batch_size >= 1, lr > 0 and some examples")
     lm = load_model(model, device=device, dtype="float32")
+    if lora is not None:
+        from zpd.data.lora import add_lora
+
+        add_lora(lm.model, lora)
     lm.model.train()
     params = [p for _, p in _selected(lm.model, cfg.param_pattern)]
     opt = torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
@@ -284,10 +297,22 @@ def warmup(model: str | os.PathLike[str], prompts: Sequence[str], answers: Seque
             loss = torch.stack([answer_loss(lm, xs[i], ys[i], cfg.max_length) for i in batch])
             loss.mean().backward()
             opt.step()
-        d = Path(out_dir) / f"epoch{epoch}"
+        out.append(_save_checkpoint(lm, opt, Path(out_dir) / f"epoch{epoch}", lr, epoch, model,
+                                    lora))
+    return out
+
+
+def _save_checkpoint(lm: LoadedModel, opt: torch.optim.Optimizer, d: Path, lr: float, epoch: int,
+                     base: str | os.PathLike[str], lora: Any) -> LessCheckpoint:
+    base_dir = None
+    if lora is not None:
+        from zpd.data.lora import save_lora
+
+        base_dir = str(Path(base).resolve())
+        save_lora(lm.model, lora, d)
+    else:
         lm.model.save_pretrained(d)
         lm.tokenizer.save_pretrained(d)
-        save_adam_state(opt, lm.model, d / ADAM_FILE)
-        atomic_write_json(d / INFO_FILE, {"lr": lr, "epoch": epoch})
-        out.append(LessCheckpoint(model=str(d), lr=lr, adam_state=str(d / ADAM_FILE)))
-    return out
+    save_adam_state(opt, lm.model, d / ADAM_FILE)
+    atomic_write_json(d / INFO_FILE, {"lr": lr, "epoch": epoch, "base": base_dir})
+    return LessCheckpoint(model=str(d), lr=lr, adam_state=str(d / ADAM_FILE), base=base_dir)

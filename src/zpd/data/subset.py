@@ -148,7 +148,8 @@ def select(
     if not 0.0 < fraction <= 1.0:
         raise DataError(f"fraction must be in (0, 1]; got {fraction}")
     for m in models:
-        check_model_dir(m)
+        if not (how is SelectMethod.LESS and (Path(m) / "lora.json").exists()):
+            check_model_dir(m)  # LESS also takes LoRA checkpoint folders from warmup
     if how is SelectMethod.FORGETTING and len(models) < 2:
         raise DataError("forgetting needs >= 2 checkpoints in training order (--model A --model B)")
     if how is SelectMethod.LESS and targets is None:

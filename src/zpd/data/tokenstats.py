@@ -69,15 +69,20 @@ def _forward_batch(lm: LoadedModel, seqs: list[np.ndarray], labels: list[np.ndar
                    n_seg: int, stats: Sequence[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One padded forward pass; returns counts (b, S+1) and stat sums (b, S+1), bucket 0 dropped."""
     b, width = len(seqs), max(len(s) for s in seqs)
-    ids = torch.zeros((b, width), dtype=torch.long)  # (b, T)
+    # filler for pad positions: any id but the tokenizer's pad id (whose presence without a mask
+    # makes transformers warn); its value never reaches a scored token
+    pad_id = lm.tokenizer.pad_token_id
+    filler = 0 if pad_id is None or pad_id != 0 else 1
+    ids = torch.full((b, width), filler, dtype=torch.long)  # (b, T)
     lab = torch.zeros((b, width), dtype=torch.long)  # (b, T); 0 = context or padding
-    mask = torch.zeros((b, width), dtype=torch.long)
     for i, (s, la) in enumerate(zip(seqs, labels)):
         ids[i, : len(s)] = torch.from_numpy(s)
         lab[i, : len(la)] = torch.from_numpy(la)
-        mask[i, : len(s)] = 1
     dev = lm.device
-    logits = lm.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), use_cache=False).logits
+    # Right padding under a causal mask: a real token never attends to the pads after it, so no
+    # attention mask is needed, and SDPA keeps its fast is_causal path (a padding mask would force
+    # the slower masked kernel). Pad positions' outputs are dropped by the labels.
+    logits = lm.model(input_ids=ids.to(dev), use_cache=False).logits
     logits = logits[:, :-1].float()  # (b, T-1, V): position t predicts token t+1
     target = ids[:, 1:].to(dev)  # (b, T-1)
     seg = lab[:, 1:].to(dev)  # (b, T-1) segment of each predicted token
