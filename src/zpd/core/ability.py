@@ -23,8 +23,9 @@ spirit of Elo/Glicko (Glickman 1999) and online IRT:
 Everything an update does is a sum over its items, applied at the round boundary in sorted-id
 order, so updates with disjoint ids commute. This module is not the per-item Beta tracker
 (:mod:`zpd.core.tracker`) and draws no random numbers.
-(Per item: float32 K, N, theta_bar, int32 category and last round: 20 bytes, plus a float32
-feature row.)
+(Per item: float32 K, N, theta_bar, mean practice, int32 last round, uint8 practice count,
+and the category in the narrowest unsigned type that holds it (1 byte below 256 categories):
+22 bytes, plus a float16 row of standardised features, 2 bytes per column.)
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = ["AbilityModel", "FeatureScaler", "sigmoid"]
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
+F16 = npt.NDArray[np.float16]
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 
@@ -151,8 +153,8 @@ class AbilityModel:
     def __init__(self, cfg: AbilityConfig, category: I32, X: F32) -> None:
         n = int(category.shape[0])
         self.cfg = cfg
-        self.category: I32 = category.astype(np.int32)  # (N,)
-        self.X: F32 = X.astype(np.float32)  # (N, F) standardised features
+        self.category: npt.NDArray[np.unsignedinteger[Any]] = _narrow(category)  # (N,)
+        self.X: F16 = X.astype(np.float16)  # (N, F) standardised features
         self.ev_k: F32 = np.zeros(n, dtype=np.float32)  # (N,) successes seen (decayed)
         self.ev_n: F32 = np.zeros(n, dtype=np.float32)  # (N,) rollouts seen (decayed); 0 = unseen
         self.ev_theta: F32 = np.zeros(n, dtype=np.float32)  # (N,) ability they were seen at
@@ -195,8 +197,11 @@ class AbilityModel:
     def append(self, category: I32, X: F32) -> None:
         """Add items (already validated; amortised O(m)); grows arrays and category slots."""
         m = int(category.shape[0])
-        self.category = append_rows(self.category, category.astype(np.int32))
-        self.X = append_rows(self.X, X.astype(np.float32))
+        wide = _narrow(np.concatenate([category, self.category[:1]]))
+        if wide.dtype.itemsize > self.category.dtype.itemsize:  # rare: O(N) once per widening
+            self.category = self.category.astype(wide.dtype)
+        self.category = append_rows(self.category, category.astype(self.category.dtype))
+        self.X = append_rows(self.X, X.astype(np.float16))
         for key in ("ev_k", "ev_n", "ev_theta", "ev_x"):
             setattr(self, key, append_rows(getattr(self, key), np.zeros(m, np.float32)))
         self.practice = append_rows(self.practice, np.zeros(m, dtype=np.uint8))
@@ -503,8 +508,8 @@ class AbilityModel:
 
     def load_arrays(self, arrays: dict[str, npt.NDArray[Any]]) -> None:
         """Load arrays already checked by :meth:`check_state`."""
-        self.category = arrays["category"].astype(np.int32)
-        self.X = arrays["X"].astype(np.float32)
+        self.category = _narrow(arrays["category"])
+        self.X = arrays["X"].astype(np.float16)
         for key in ("ev_k", "ev_n", "ev_theta", "ev_x"):
             setattr(self, key, arrays[key].astype(np.float32))
         self.practice = arrays["practice"].astype(np.uint8)
@@ -516,6 +521,14 @@ class AbilityModel:
             setattr(self, key, float(value))
         self._agg = None
         self._eff = None
+
+
+def _narrow(category: npt.NDArray[Any]) -> npt.NDArray[np.unsignedinteger[Any]]:
+    """Category ids (validated non-negative) in the narrowest unsigned type that holds them."""
+    top = int(category.max()) if category.size else 0
+    dtype = np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.uint32
+    out: npt.NDArray[np.unsignedinteger[Any]] = category.astype(dtype)
+    return out
 
 
 def _expect(arrays: dict[str, npt.NDArray[Any]], key: str, shape: tuple[int, ...],

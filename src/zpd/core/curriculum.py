@@ -168,9 +168,8 @@ class Curriculum:
         t = self._step
         mu, var, tail = self._ability.predict(ids, t, committed)  # logit mean/var, tail
         m, s = _prior_beta(mu, var, tail, self.config)
-        a, b = self._tracker.posterior(ids, m, s, t)
-        return ItemRead(a=a, b=b, predicted=m, strength=s, tail=tail,
-                        seen=self._tracker.last[ids] != NEVER)
+        a, b, seen = self._tracker.read(ids, m, s, t)
+        return ItemRead(a=a, b=b, predicted=m, strength=s, tail=tail, seen=seen)
 
     def estimate(self, ids: object) -> Estimate:
         """Posterior pass rate of each id: mean and interval (mean +- z sd, clipped to [0, 1])."""

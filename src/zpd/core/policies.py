@@ -352,7 +352,8 @@ class ZpdPolicy:
 
     def candidates(self, view: ItemView, n: int, rng: np.random.Generator) -> I64:
         """Random pool of pool_factor * n ids, the frontier ring and the mastered reservoir,
-        without repeats, sorted (sorted gathers from the per-item arrays are ~2x faster)."""
+        without repeats, as two sorted runs (sorted gathers from the per-item arrays are ~2x
+        faster than random ones at 10M items)."""
         assert self.cfg is not None
         self._grow_frontier(n)
         self._fold_pending()
@@ -364,7 +365,7 @@ class ZpdPolicy:
             return pool
         pos = np.minimum(np.searchsorted(known, pool), known.size - 1)
         fresh = pool[known[pos] != pool]  # pool ids not already known
-        out: I64 = np.sort(np.concatenate([fresh, known]))
+        out: I64 = np.concatenate([fresh, known])
         return out
 
     def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:

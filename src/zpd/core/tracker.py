@@ -143,6 +143,15 @@ def prob_mixed(a: F64, b: F64, group_size: int) -> F64:
     return out
 
 
+def _decay(lam: F64, alpha: F32, beta: F32, prior_mean: F64, prior_strength: F64
+           ) -> tuple[F64, F64]:
+    """Stored pseudo-counts, of which a share ``lam`` is kept, plus the prior for the rest."""
+    rest = (1.0 - lam) * prior_strength
+    a: F64 = lam * alpha + rest * prior_mean
+    b: F64 = lam * beta + rest * (1.0 - prior_mean)
+    return a, b
+
+
 class Tracker:
     """Beta pseudo-counts (float32) and last-update round (int32) per item."""
 
@@ -184,13 +193,18 @@ class Tracker:
 
         ``rate``: forgetting per round (default: the rate in use).
         """
+        a, b, _ = self.read(ids, prior_mean, prior_strength, step, rate)
+        return a, b
+
+    def read(self, ids: I64, prior_mean: F64, prior_strength: F64, step: int,
+             rate: float | None = None) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
+        """:meth:`posterior` plus the observed mask, from one gather of each array."""
         last = self.last[ids]
         never = last == NEVER
         r = self.lam if rate is None else rate
         lam = np.where(never, 0.0, r ** (step - last.astype(np.float64)))
-        a = lam * self.alpha[ids] + (1.0 - lam) * prior_strength * prior_mean
-        b = lam * self.beta[ids] + (1.0 - lam) * prior_strength * (1.0 - prior_mean)
-        return a, b
+        a, b = _decay(lam, self.alpha[ids], self.beta[ids], prior_mean, prior_strength)
+        return a, b, ~never
 
     def observe(self, ids: I64, k: F64, n: F64, a: F64, b: F64, step: int,
                 shift: F64 | None = None) -> None:
@@ -214,14 +228,17 @@ class Tracker:
         """Add each grid rate's squared error on the observed pass rates of seen ``ids``."""
         if not self.cfg.adapt_forgetting:
             return
-        seen = self.last[ids] != NEVER
+        last = self.last[ids]
+        seen = last != NEVER
         if not np.any(seen):
             return
-        ids, rate = ids[seen], rate[seen]
+        ids, rate, last = ids[seen], rate[seen], last[seen]
         m, s = prior_mean[seen], prior_strength[seen]
+        alpha, beta = self.alpha[ids], self.beta[ids]  # one gather for every grid rate
+        age = step - last.astype(np.float64)
         row = np.zeros((1, self.grid.shape[0]))
         for j, lam in enumerate(self.grid):
-            a, b = self.posterior(ids, m, s, step, rate=float(lam))
+            a, b = _decay(float(lam) ** age, alpha, beta, m, s)
             row[0, j] = float(np.sum((rate - a / (a + b)) ** 2))
         self.pend_loss = np.concatenate([self.pend_loss, row])
 
