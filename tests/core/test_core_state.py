@@ -11,6 +11,7 @@ from corehelpers import rollout, same_state
 
 import zpd
 from zpd.core.policies import Oracle
+from zpd.core.state import VERSION
 
 N = 250
 P_TRUE = np.random.default_rng(9).beta(0.7, 0.7, N + 10)  # 10 items arrive later
@@ -76,7 +77,7 @@ def test_file_holds_no_pickled_objects(trained: zpd.Curriculum, tmp_path: Path) 
     with np.load(path, allow_pickle=False) as data:
         assert all(data[k].dtype != object for k in data.files)
         header = json.loads(data["__header__"].tobytes())
-    assert header["format"] == "zpd.curriculum" and header["version"] == 1
+    assert header["format"] == "zpd.curriculum" and header["version"] == VERSION
     assert header["num_items"] == trained.num_items
 
 
@@ -121,11 +122,11 @@ def test_other_version_and_other_item_count(trained: zpd.Curriculum, tmp_path: P
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     header = json.loads(arrays["__header__"].tobytes())
-    header["version"] = 2
+    header["version"] = 1  # written before the reservoir and tail price existed
     arrays["__header__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    np.savez(tmp_path / "v2.npz", **arrays)
-    with pytest.raises(zpd.StateError, match="version 2"):
-        zpd.Curriculum.load(tmp_path / "v2.npz")
+    np.savez(tmp_path / "v1.npz", **arrays)
+    with pytest.raises(zpd.StateError, match="version 1"):
+        zpd.Curriculum.load(tmp_path / "v1.npz")
 
 
 def test_oracle_state_needs_its_pass_rates(tmp_path: Path) -> None:

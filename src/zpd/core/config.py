@@ -177,7 +177,7 @@ class ZpdPolicyConfig:
     """Candidates also include the last frontier_factor * n ids that gave a mixed group."""
     exploration: float = 0.4
     """Weight of the posterior-uncertainty bonus added to P(mixed group)."""
-    tail_budget: float = 0.035
+    tail_budget: float = 0.03
     """Largest expected share of a batch on items that may be near-impossible (the mean of
     the picks' tail probabilities). Such prompts waste rollouts and their rare lucky
     successes teach shortcuts; a price on the tail probability, adapted each round by dual

@@ -32,7 +32,7 @@ from zpd.core.checks import (
 from zpd.core.config import AdvantageKind, CurriculumConfig, PolicyName
 from zpd.core.errors import ConfigError, FeatureError, SampleSizeError, StateError
 from zpd.core.policies import ItemRead, Observation, Policy, make_policy, quarantine_mask
-from zpd.core.state import check_header, read_state, write_state
+from zpd.core.state import VERSION, check_header, read_state, write_state
 from zpd.core.tracker import NEVER, Tracker, beta_moments
 
 __all__ = ["Curriculum", "Estimate"]
@@ -304,7 +304,7 @@ class Curriculum:
         arrays["last.anchors"] = self._anchor_ids.copy()
         header: dict[str, Any] = {
             "format": "zpd.curriculum",
-            "version": 1,
+            "version": VERSION,
             "num_items": self.num_items,
             "policy": self._policy.name.value,
             "group_size": self._group_size,

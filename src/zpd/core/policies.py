@@ -203,7 +203,7 @@ def _check_array(arrays: Arrays, key: str, n: int, kind: str) -> None:
 
 
 # --------------------------------------------------------------------------- zpd
-_PRICE_STEP = 10.0  # dual-ascent step of the tail price per unit of budget overrun
+_PRICE_STEP = 2.0  # dual-ascent step of the tail price per unit of budget overrun
 _PRICE_MAX = 10.0  # the price never exceeds this (a pick's score is at most ~1.5)
 
 

@@ -25,8 +25,9 @@ __all__ = ["FORMAT", "VERSION", "read_state", "write_state"]
 
 FORMAT = "zpd.curriculum"
 """Format name written in every header."""
-VERSION = 1
-"""Format version; files of any other version are refused."""
+VERSION = 2
+"""Format version; files of any other version are refused. 2: zpd policy mastered-item
+reservoir and tail price, static policy percentile reference, narrow category dtype."""
 
 _HEADER = "__header__"
 
