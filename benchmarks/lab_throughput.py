@@ -1,7 +1,7 @@
 """RL throughput of the lab: rollout tokens per second (generated and trained), with baselines.
 
-Runs GRPO steps of the default model (uniform curriculum, 32 prompts x 8 samples, the demo's
-pool) and reports generated tokens per second of whole RL steps (sampling with the KV cache,
+Runs GRPO steps of the default model (uniform curriculum, the demo's RL settings: 16 prompts
+x 8 samples per step, the demo's pool) and reports generated tokens per second of whole RL steps (sampling with the KV cache,
 scoring, base log-probs for the KL, the policy-gradient update). Baselines measured in the same
 run on the same prompts and the same completion lengths:
 
@@ -65,6 +65,8 @@ def main() -> None:
     ap.add_argument("--base", default=None, help="base checkpoint folder (default: cached demo base)")
     ap.add_argument("--steps", type=int, default=12, help="GRPO steps to time (default 12)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
+    ap.add_argument("--prompts", type=int, default=0,
+                    help="prompts per step (default: the demo's RLConfig, 16)")
     args = ap.parse_args()
 
     import torch
@@ -78,7 +80,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base, origin = _base_dir(args.base, Path(tmp))
         pool = tasks.make_pool(seed=0)
-        cfg = RLConfig(policy="uniform", rollout_budget=256 * (args.steps + 1), eval_every=10**6)
+        prompts = args.prompts or RLConfig().prompts_per_step
+        per_step = prompts * RLConfig().group_size
+        cfg = RLConfig(policy="uniform", prompts_per_step=prompts,
+                       rollout_budget=per_step * (args.steps + 1), eval_every=10**6)
         res = run_rl(cfg, base, pool.train, Path(tmp) / "rl")
     steps = res.rows[2:]  # the first step warms up allocators and caches
     secs = sum(r["lab/step_seconds"] for r in steps)
@@ -89,7 +94,8 @@ def main() -> None:
     model, tok = gpt.load_pretrained(base)
     model.eval()
     rng = torch.Generator().manual_seed(0)
-    prompts = [tok.encode(pool.train[i].prompt) for i in range(32) for _ in range(8)]
+    prompts = [tok.encode(pool.train[i].prompt) for i in range(cfg.prompts_per_step)
+               for _ in range(cfg.group_size)]
     budget = completion_budget(pool.train)
     t = time.perf_counter()
     comp, _, lengths = gpt.generate(model, prompts, budget, generator=rng)
@@ -102,8 +108,9 @@ def main() -> None:
 
     print(f"model: {base} ({origin}); {model.num_params():,} params; "
           f"torch threads {torch.get_num_threads()}")
-    print(f"RL steps timed: {len(steps)} x 32 prompts x 8 samples; mean completion "
-          f"{gen_tokens / (len(steps) * 256):.1f} tokens; trained tokens {trained:,.0f}")
+    print(f"RL steps timed: {len(steps)} x {cfg.prompts_per_step} prompts x {cfg.group_size} "
+          f"samples; mean completion {gen_tokens / (len(steps) * per_step):.1f} tokens; "
+          f"trained tokens {trained:,.0f}")
     print(f"RL rollout throughput (generated+trained, whole step): {rl_tps:,.0f} tok/s "
           f"({secs / len(steps):.2f} s/step)")
     print(f"baseline, KV-cache generation alone:   {kv_tokens / kv_s:,.0f} tok/s")

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -47,11 +48,12 @@ def test_demo_writes_a_self_contained_report_and_metrics(
         assert mine[-1]["curriculum/rollouts"] == 64  # same budget for every arm
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["policies"]) == {"uniform", "zpd"}
-    assert summary["target"] == pytest.approx(
-        sum(r["lab/eval/heldout/sampled"] for r in rows
-            if r["policy"] == "uniform" and r["step"] == max(x["step"] for x in rows
-                                                           if x["arm"] == r["arm"])) / 2
-    )
+    finals = []  # uniform's final accuracy per seed: mean of its last `window` evaluations
+    for seed in (0, 1):
+        acc = [r["lab/eval/heldout/sampled"] for r in rows
+               if (r["policy"], r["seed"]) == ("uniform", seed) and "lab/eval/heldout/sampled" in r]
+        finals.append(sum(acc[-summary["window"]:]) / len(acc[-summary["window"]:]))
+    assert summary["target"] == pytest.approx(sum(finals) / 2)
     # a second run reuses the base and every finished arm: no pretraining, no RL
     stamp = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.jsonl")}
     assert main(argv) == 0
@@ -81,3 +83,31 @@ def test_bad_flags_fail_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["lab", "pretrain", "--preset", "huge", "--out", str(tmp_path / "b")]) == 2
     assert "preset" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def _rows(policy: str, seed: int, accs: list[float], step_rollouts: int) -> list[dict]:
+    return [{"policy": policy, "seed": seed, "step": k, "curriculum/rollouts": k * step_rollouts,
+             "lab/eval/heldout/sampled": a, "lab/eval/prior/sampled": 0.8 - 0.01 * k}
+            for k, a in enumerate(accs)]
+
+
+def test_summary_reads_rollouts_to_target_from_smoothed_seed_means() -> None:
+    import math
+
+    from zpd.lab.report import Curve, rollouts_to_target, smoothed, summarize
+
+    c = smoothed(Curve("p", 0, np.arange(4.0), np.array([0.0, 1.0, 1.0, 0.0])), 2)
+    assert c.values.tolist() == [0.0, 0.5, 1.0, 0.5]
+    assert rollouts_to_target(np.array([0, 100, 200]), np.array([0.1, 0.5, 0.4]), 0.45) == 100
+    assert math.isnan(rollouts_to_target(np.array([0, 100]), np.array([0.1, 0.2]), 0.3))
+    rows = (_rows("uniform", 0, [0.2, 0.3, 0.4, 0.5], 100) + _rows("uniform", 1, [0.2, 0.3, 0.4, 0.5], 100)
+            + _rows("zpd", 0, [0.2, 0.5, 0.5, 0.6], 100) + _rows("zpd", 1, [0.2, 0.4, 0.6, 0.6], 100))
+    s = summarize(rows, window=1)
+    assert s["target"] == pytest.approx(0.5)
+    assert s["policies"]["uniform"]["rollouts_to_target"] == 300
+    assert s["policies"]["zpd"]["rollouts_to_target_per_seed"] == [100, 200]
+    assert s["policies"]["zpd"]["rollouts_to_target"] == 200  # seed mean 0.45 at 100, 0.55 at 200
+    assert s["policies"]["zpd"]["ratio_to_baseline"] == pytest.approx(2 / 3)
+    assert s["policies"]["zpd"]["prior_drop"] == pytest.approx(0.03)
+    smooth = summarize(rows, window=2)
+    assert smooth["target"] == pytest.approx(0.45)  # mean of uniform's last two evaluations

@@ -47,7 +47,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add("--policies", default=None,
         help="comma-separated curriculum policies (default: uniform,dapo,mopps,zpd)")
     add("--budget", type=int, default=None,
-        help="rollouts per arm (default 20480; --quick 6144)")
+        help="rollouts per arm (default 6144; --quick 2048)")
     add("--pretrain-steps", type=int, default=None,
         help="pretraining steps of the base (default 1500; --quick 700)")
     add("--preset", default=None, help="model size: tiny, small (default) or base")
@@ -56,6 +56,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
              "per op/format/digits cell")
     add("--base-dir", default=None,
         help="pretrain into / reuse this folder instead of the cache")
+    add("--threads", type=int, default=None,
+        help="torch CPU threads (default: torch's choice; 1 is faster on a busy shared CPU)")
     add("--no-progress", action="store_true", help="no progress bars (log lines instead)")
     parser.set_defaults(func=run)
     return parser
@@ -88,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
 
     from zpd.lab.experiments import run_experiment
 
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
     try:
         cfg = build_config(args)
         path = run_experiment(cfg, args.out, progress=not args.no_progress,

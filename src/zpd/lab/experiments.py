@@ -109,10 +109,10 @@ def demo_config(quick: bool = False, seeds: int = 2, preset: str | None = None) 
         raise ExperimentConfigError(f"seeds={seeds!r}: give a positive number of seeds")
     if quick:
         pre = PretrainConfig(steps=700, preset=preset or "small")
-        rl = RLConfig(rollout_budget=6144, eval_every=4, max_new_tokens=24)
+        rl = RLConfig(rollout_budget=2048, eval_every=2)
     else:
         pre = PretrainConfig(steps=1500, preset=preset or "small")
-        rl = RLConfig(rollout_budget=20480, eval_every=5, max_new_tokens=24)
+        rl = RLConfig(rollout_budget=6144, eval_every=4)
     return ExperimentConfig(pretrain=pre, rl=rl, seeds=tuple(range(seeds)))
 
 
@@ -201,6 +201,7 @@ def run_experiment(
         "base_dir": str(base),
         "pool_items": len(pool.train),
         "pool_blocks": {b: int(np.sum(pool.band_of == i)) for i, b in enumerate(tasks.BANDS)},
+        "base_sampled_accuracy_by_block": base_accuracy_by_block(base, config.pool),
         "eval_items": {k: len(v) for k, v in sets.items()},
         "seconds_total": time.perf_counter() - t0,
         "seconds_per_arm": timings,

@@ -40,6 +40,8 @@ FINAL = "final"
 STATE = "state"
 EVAL_FILE = "eval.json"
 CONFIG_FILE = "pretrain_config.json"
+#: Bump when this module changes what a base learns (batches, loss, schedule): old caches go stale.
+PRETRAIN_VERSION = "1"
 
 
 class PretrainConfigError(ConfigError):
@@ -144,10 +146,12 @@ class PretrainConfig:
         return cls(**kw)
 
     def fingerprint(self) -> str:
-        """Hash of the config and of the lab's source that shapes the base (the cache key)."""
+        """The cache key: a hash of the config, of :data:`PRETRAIN_VERSION` and of the source of
+        the modules that define the data and the model (tasks, tokenizer, model)."""
         h = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode())
+        h.update(PRETRAIN_VERSION.encode())
         lab = Path(__file__).parent
-        for name in ("tasks.py", "tokenizer.py", "model.py", "pretrain.py"):
+        for name in ("tasks.py", "tokenizer.py", "model.py"):
             p = lab / name
             if p.exists():
                 h.update(p.read_bytes())
@@ -384,16 +388,8 @@ def pretrain(
     model.train()
     t0 = time.perf_counter()
     for step in range(start, config.steps):
-        for g in opt.param_groups:
-            g["lr"] = _lr(config, step)
-        idx, tgt = make_batch(config, step, tok)
-        _, loss = model(idx, tgt)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        value = _optimizer_step(config, step, model, opt, tok)
         done = step + 1
-        value = float(loss.detach())
         if done % 10 == 0 or done == config.steps:
             history.append({"step": done, "loss": value, "seconds": time.perf_counter() - t0})
         if bar is not None:
@@ -415,6 +411,21 @@ def pretrain(
     atomic_write_bytes(out / EVAL_FILE, json.dumps(payload, indent=1).encode())
     shutil.rmtree(out / STATE, ignore_errors=True)
     return out / FINAL
+
+
+def _optimizer_step(config: PretrainConfig, step: int, model: Any, opt: Any, tok: Any) -> float:
+    """One AdamW step on step ``step``'s batch; returns the loss."""
+    import torch
+
+    for g in opt.param_groups:
+        g["lr"] = _lr(config, step)
+    idx, tgt = make_batch(config, step, tok)  # (B, L), (B, L)
+    _, loss = model(idx, tgt)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return float(loss.detach())
 
 
 def _claim_dir(out: Path, config: PretrainConfig) -> None:

@@ -164,25 +164,39 @@ def rollouts_to_target(rollouts: np.ndarray, values: np.ndarray, target: float) 
     return float(rollouts[hit[0]]) if hit.size else float("nan")
 
 
-def summarize(rows: Sequence[Row], baseline: str = "uniform", key: str = HEADLINE) -> dict[str, Any]:
+def smoothed(c: Curve, window: int) -> Curve:
+    """Causal running mean over the last ``window`` evaluations (no look-ahead)."""
+    if window <= 1:
+        return c
+    csum = np.cumsum(np.concatenate([[0.0], c.values]))  # (K+1,)
+    k = np.arange(1, c.values.size + 1)
+    lo = np.maximum(0, k - window)
+    return Curve(c.policy, c.seed, c.rollouts, (csum[k] - csum[lo]) / (k - lo))
+
+
+def summarize(rows: Sequence[Row], baseline: str = "uniform", key: str = HEADLINE,
+              window: int = 3) -> dict[str, Any]:
     """Per-policy summary: final and initial accuracy, rollouts to the baseline's final accuracy.
 
-    The target is the baseline's final held-out accuracy (mean over its seeds). Rollouts-to-target
-    is read from each policy's seed-mean curve (and per seed), counting every rollout paid for,
-    dapo's dropped ones included. Prior-skill drop is initial minus final prior-skill accuracy.
+    Each arm's curve is first smoothed by a causal running mean over its last ``window``
+    evaluations (held-out accuracy on a few hundred items is noisy at the plateau). The target is
+    the baseline's final smoothed accuracy (mean over its seeds). Rollouts-to-target is read from
+    each policy's seed-mean curve (and per seed), counting every rollout paid for, dapo's dropped
+    ones included. Prior-skill drop is initial minus final (smoothed) prior-skill accuracy.
     """
     by_policy: dict[str, list[Curve]] = {}
     for c in curves(rows, key):
-        by_policy.setdefault(c.policy, []).append(c)
+        by_policy.setdefault(c.policy, []).append(smoothed(c, window))
     if baseline not in by_policy:
         raise ReportError(
             f"no '{key}' rows for baseline policy '{baseline}'; run that arm or pass baseline="
         )
     target = float(np.mean([c.values[-1] for c in by_policy[baseline]]))
-    prior = {}
+    prior: dict[str, list[Curve]] = {}
     for c in curves(rows, PRIOR):
-        prior.setdefault(c.policy, []).append(c)
-    out: dict[str, Any] = {"target": target, "baseline": baseline, "key": key, "policies": {}}
+        prior.setdefault(c.policy, []).append(smoothed(c, window))
+    out: dict[str, Any] = {"target": target, "baseline": baseline, "key": key, "window": window,
+                           "policies": {}}
     for policy, cs in by_policy.items():
         grid, mean = mean_curve(cs)
         per_seed = [rollouts_to_target(c.rollouts, c.values, target) for c in cs]
@@ -201,6 +215,15 @@ def summarize(rows: Sequence[Row], baseline: str = "uniform", key: str = HEADLIN
             entry["prior_final"] = float(np.mean([c.values[-1] for c in pc]))
             entry["prior_drop"] = entry["prior_initial"] - entry["prior_final"]
         out["policies"][policy] = entry
+    for k, name in (("curriculum/informative_frac", "informative_frac"),
+                    ("curriculum/share_band", "share_band"), ("lab/kl_base", "kl_final")):
+        per = {}
+        for c in curves(rows, k):
+            v = float(c.values[-5:].mean()) if name == "kl_final" else float(c.values.mean())
+            per.setdefault(c.policy, []).append(v)
+        for policy, vals in per.items():
+            if policy in out["policies"]:
+                out["policies"][policy][name] = float(np.mean(vals))
     base_rtt = out["policies"][baseline]["rollouts_to_target"]
     for entry in out["policies"].values():
         entry["ratio_to_baseline"] = entry["rollouts_to_target"] / base_rtt if base_rtt else math.nan
@@ -241,6 +264,9 @@ PLOTS = (
              "Mean per-token KL(policy || base) on the step's rollouts."),
 )
 
+#: Per-step curves (not evaluations) are drawn as a causal running mean over this many steps.
+STEP_WINDOW = 5
+
 COLORS = {"uniform": "#7f7f7f", "dapo": "#1f77b4", "mopps": "#ff7f0e", "zpd": "#2ca02c"}
 
 
@@ -254,6 +280,8 @@ def plot_png(rows: Sequence[Row], spec: PlotSpec, target: float | None = None) -
     cs = curves(rows, spec.key)
     if not cs:
         return None
+    if not spec.key.startswith("lab/eval/"):  # per-step statistics: running mean of 5 steps
+        cs = [smoothed(c, STEP_WINDOW) for c in cs]
     fig, ax = plt.subplots(figsize=(6.0, 3.6), dpi=90)
     for policy in dict.fromkeys(c.policy for c in cs):
         mine = [c for c in cs if c.policy == policy]
@@ -289,9 +317,10 @@ def render_html(rows: Sequence[Row], summary: Mapping[str, Any], meta: Mapping[s
         if png is None:
             continue
         b64 = base64.b64encode(png).decode()
+        note = "" if spec.key.startswith("lab/eval/") else f" (running mean of {STEP_WINDOW} steps)"
         parts.append(
             f'<figure><img alt="{html.escape(spec.title)}" src="data:image/png;base64,{b64}">'
-            f"<figcaption>{html.escape(spec.explain)}</figcaption></figure>"
+            f"<figcaption>{html.escape(spec.explain + note)}</figcaption></figure>"
         )
     parts.append("</div></body></html>")
     return "\n".join(parts)
@@ -308,7 +337,8 @@ def _fmt(x: Any, digits: int = 3) -> str:
 def _table(summary: Mapping[str, Any]) -> str:
     head = (
         "<tr><th>policy</th><th>rollouts to target</th><th>x baseline</th><th>per seed</th>"
-        "<th>initial acc</th><th>final acc</th><th>prior-skill drop (points)</th></tr>"
+        "<th>initial acc</th><th>final acc</th><th>prior-skill drop (points)</th>"
+        "<th>informative groups</th><th>rollouts in band</th><th>final KL (nats/token)</th></tr>"
     )
     body = []
     for policy, e in summary["policies"].items():
@@ -318,11 +348,15 @@ def _table(summary: Mapping[str, Any]) -> str:
             f"<tr><td>{html.escape(policy)}</td><td>{_fmt(e['rollouts_to_target'])}</td>"
             f"<td>{_fmt(e['ratio_to_baseline'], 2)}</td><td>{per_seed}</td>"
             f"<td>{_fmt(e['initial'])}</td><td>{_fmt(e['final'])}</td>"
-            f"<td>{_fmt(None if drop is None else 100 * drop, 1)}</td></tr>"
+            f"<td>{_fmt(None if drop is None else 100 * drop, 1)}</td>"
+            f"<td>{_fmt(e.get('informative_frac'), 2)}</td><td>{_fmt(e.get('share_band'), 2)}</td>"
+            f"<td>{_fmt(e.get('kl_final'), 3)}</td></tr>"
         )
     cap = (
         f"Target: {summary['baseline']}'s final held-out accuracy = {summary['target']:.3f} "
-        "(mean over seeds). Rollouts count every sampled completion, dapo's dropped groups included."
+        f"(mean over seeds; every curve smoothed by a running mean over its last "
+        f"{summary.get('window', 1)} evaluations). Rollouts count every sampled completion, "
+        "dapo's dropped groups included."
     )
     return f"<h2>Rollouts to target</h2><table>{head}{''.join(body)}</table><p>{html.escape(cap)}</p>"
 
