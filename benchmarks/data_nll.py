@@ -66,6 +66,24 @@ def throughput(model: Path, n: int, n_base: int) -> tuple[float, float]:
     return rates[0], rates[1]
 
 
+def bf16_info(model: Path, n: int) -> tuple[float, float]:
+    """tokens/s with bfloat16 weights (``--dtype bfloat16``) and the NLL error it costs."""
+    import numpy as np
+
+    from zpd.data.distance import DistanceScorer
+    from zpd.data.model_io import load_model
+
+    prompts, answers = lab_pairs(n)
+    ref = DistanceScorer(load_model(model, device="cpu")).score(prompts, answers)
+    scorer = DistanceScorer(load_model(model, device="cpu", dtype="bfloat16"))
+    scorer.score(prompts[:64], answers[:64])
+    scorer.tokens_fed_ = 0
+    t0 = time.perf_counter()
+    out = scorer.score(prompts, answers)
+    rate = scorer.tokens_fed_ / (time.perf_counter() - t0)
+    return rate, float(np.nanmax(np.abs(out["nll_answer"] - ref["nll_answer"])))
+
+
 def child(data: str, model: str, out: str) -> None:
     """Score a file end to end; print peak RSS (MiB) and tokens/s as JSON."""
     from zpd.data.distance import score_distance
@@ -109,6 +127,9 @@ def main() -> int:
         fast, base = throughput(model, n, n_base)
         print(f"tokens/s batched {fast:,.0f} | unbatched baseline {base:,.0f} | "
               f"ratio {fast / base:.1f}x  ({n} / {n_base} lab items, small preset, CPU)")
+        bf16_rate, bf16_err = bf16_info(model, n // 2)
+        print(f"info: bfloat16 weights {bf16_rate:,.0f} tokens/s, max |NLL error| "
+              f"{bf16_err:.3f} nats/token (float32 is the default)")
         ok_speed = fast >= FLOOR_TOKENS_PER_S
         print(f"{'PASS' if ok_speed else 'FAIL'} throughput >= {FLOOR_TOKENS_PER_S:,} tokens/s")
         small, large = (file_run(tmp, model, k) for k in sizes)
