@@ -69,6 +69,10 @@ class RLConfig:
     """Evaluate held-out sets every this many steps (and at step 0 and the last step)."""
     max_refill_rounds: int = 4
     """For post-filtering policies (dapo): most sampling rounds per step before training anyway."""
+    kl_sample_rows: int = 32
+    """When ``kl_coef`` is 0 and no monitor needs every row, the logged KL is estimated from the
+    base's log-probs on this many random rollouts per round (0 = all rows): the base's forward
+    pass is a third of a step's cost. With a KL penalty or monitors, every row is scored."""
     grad_clip: float = 1.0
     """Global gradient-norm clip."""
     weight_decay: float = 0.0
@@ -85,6 +89,7 @@ class RLConfig:
             "rollout_budget": (1, 10**12),
             "eval_every": (1, 10**9),
             "max_refill_rounds": (1, 1000),
+            "kl_sample_rows": (0, 1 << 20),
         }
         for name, (lo, hi) in ints.items():
             v = getattr(self, name)
@@ -217,7 +222,7 @@ def _rollout(ctx: _Context, ids: np.ndarray) -> _Groups:
         generator=ctx.torch_gen,
     )
     texts = _decode(ctx.tokenizer, comp, lengths)
-    base_logp = _logprobs(ctx.base, prompts, comp, lengths)
+    base_logp = _base_logprobs(ctx, prompts, comp, lengths)
     rewards = np.array(
         [tasks.verify(items[r // G], texts[r]) for r in range(len(texts))], dtype=np.float64
     ).reshape(len(ids), G)  # (B, G)
@@ -390,6 +395,23 @@ def _logprobs(
         return gpt.sequence_logprobs(model, prompt_t, comp, _mask(lengths, comp.shape[1]))
 
 
+def _base_logprobs(
+    ctx: _Context, prompts: list[list[int]], comp: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
+    """(N, T) base log-probs of every row, or (see ``kl_sample_rows``) of a random subset with
+    NaN elsewhere; the subset comes from the run's numpy generator, not the sampler's."""
+    import torch
+
+    k, N = ctx.config.kl_sample_rows, comp.shape[0]
+    if ctx.score_all_rows or k == 0 or N <= k:
+        return _logprobs(ctx.base, prompts, comp, lengths)
+    rows = np.sort(ctx.rng.choice(N, size=k, replace=False))
+    idx = torch.as_tensor(rows)
+    out = torch.full(comp.shape, float("nan"))
+    out[idx] = _logprobs(ctx.base, [prompts[i] for i in rows], comp[idx], lengths[idx])
+    return out
+
+
 def _policy_logprobs(ctx: _Context, g: _Groups) -> torch.Tensor:
     """(N, T) log-probs under the current policy at temperature 1 (the KL's distribution)."""
     if ctx.config.temperature == 1.0:
@@ -489,18 +511,21 @@ def _truncated(ctx: _Context, rounds: Sequence[_Groups]) -> np.ndarray:
 
 
 def _kl_metrics(ctx: _Context, rounds: Sequence[_Groups]) -> dict[str, float]:
-    """Mean per-token KL(policy || base), k3 estimator on the step's own samples."""
+    """Mean per-token KL(policy || base), k3 estimator on the step's own samples (the rows the
+    base scored, see ``kl_sample_rows``)."""
     import torch
 
     total, count, seq = 0.0, 0.0, []
     for g in rounds:
-        pol = _policy_logprobs(ctx, g)
-        mask = _mask(g.lengths, g.completion_ids.shape[1]).float()
-        d = (g.base_logprobs - pol) * mask
-        k3 = (torch.exp(d) - d - 1.0) * mask  # (N, T)
+        scored = ~torch.isnan(g.base_logprobs[:, 0])  # (N,) rows the base scored
+        pol = _policy_logprobs(ctx, g)[scored]
+        base = g.base_logprobs[scored]
+        mask = _mask(g.lengths[scored], g.completion_ids.shape[1]).float()
+        d = (base - pol) * mask
+        k3 = (torch.exp(d) - d - 1.0) * mask  # (n, T)
         total += float(k3.sum())
         count += float(mask.sum())
-        seq.append(((pol - g.base_logprobs) * mask).sum(1))  # (N,) sequence log-ratio
+        seq.append(((pol - base) * mask).sum(1))  # (n,) sequence log-ratio
     return {
         "lab/kl_base": total / max(count, 1.0),
         "lab/kl_base_seq": float(torch.cat(seq).mean()),
@@ -527,6 +552,8 @@ class _Context:
     known_formats: tuple[str, ...]
     max_new_tokens: int
     eval_tokens: int
+    rng: np.random.Generator
+    score_all_rows: bool
     rollouts: int = 0
     dropped: int = 0
     tokens: int = 0
@@ -547,6 +574,7 @@ def completion_budget(items: Sequence[Any], margin: int = 2) -> int:
 def _make_context(
     config: RLConfig, base_dir: str | os.PathLike[str], pool: Sequence[Any],
     tiers: Sequence[str] | None, eval_sets: Mapping[str, Sequence[Any]],
+    score_all_rows: bool = False,
 ) -> _Context:
     import torch
 
@@ -580,6 +608,8 @@ def _make_context(
         max_new_tokens=config.max_new_tokens or completion_budget(pool),
         eval_tokens=config.max_new_tokens
         or completion_budget([it for items in eval_sets.values() for it in items] or pool),
+        rng=np.random.default_rng([config.seed, 17]),
+        score_all_rows=score_all_rows or config.kl_coef > 0,
     )
 
 
@@ -670,7 +700,7 @@ def run_rl(
     from zpd.monitors import JsonlSink
 
     eval_sets = dict(eval_sets or {})
-    ctx = _make_context(config, base_dir, pool, tiers, eval_sets)
+    ctx = _make_context(config, base_dir, pool, tiers, eval_sets, score_all_rows=bool(monitors))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = ListSink()
