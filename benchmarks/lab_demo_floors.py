@@ -47,6 +47,11 @@ def main() -> int:
     if "zpd" not in pol:
         print("FAIL: no zpd arm in this output")
         return 1
+    gain = pol["uniform"]["final"] - pol["uniform"]["initial"]
+    if gain < 0.02:
+        print(f"INCONCLUSIVE: uniform improved held-out accuracy by only {gain:+.3f}; a target "
+              "at the starting level says nothing about speed (is the base good enough?)")
+        ok = False
     z = pol["zpd"]
     ratio = z["rollouts_to_target"] / uni_total
     ok &= _verdict(ratio <= 0.6, f"zpd reaches uniform's final accuracy with {_r(ratio)} of "

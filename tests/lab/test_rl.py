@@ -171,3 +171,17 @@ def test_unknown_policy_is_refused_at_construction() -> None:
     with pytest.raises(RLConfigError, match="nope"):
         RLConfig(policy="nope")
     assert RLConfig(policy="MoPPS").policy == "mopps"
+
+
+def test_drift_budget_turns_kl_into_curriculum_pressure(base: Path, pool: tasks.Pool,
+                                                        tmp_path: Path) -> None:
+    cfg = RLConfig(policy="zpd", drift_budget=1e-3, **{**SMALL, "rollout_budget": 96, "lr": 1e-2})
+    res = run_rl(cfg, base, pool.train, tmp_path)
+    pressure = [r["curriculum/drift_pressure"] for r in res.rows[1:]]
+    assert pressure[0] == 0.0  # no drift before the first update
+    assert pressure[-1] == 1.0  # KL far above a 0.001 budget
+    assert "curriculum/drift_pressure" not in run_rl(
+        RLConfig(policy="zpd", **{**SMALL, "rollout_budget": 24}), base, pool.train,
+        tmp_path / "off").rows[1]
+    with pytest.raises(RLConfigError, match="drift_budget"):
+        RLConfig(drift_budget=0.0)

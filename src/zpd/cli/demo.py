@@ -51,6 +51,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add("--pretrain-steps", type=int, default=None,
         help="pretraining steps of the base (default 1500; --quick 700)")
     add("--preset", default=None, help="model size: tiny, small (default) or base")
+    add("--drift-budget", type=float, default=None,
+        help="per-token KL to the base at which the curriculum's drift pressure reaches 1 "
+             "(zpd leans to easier items; other policies ignore it). Default: off")
     add("--eval-items", type=int, default=None,
         help="held-out items per RL eval set (default 128); pretraining evaluates min(N, 24) "
              "per op/format/digits cell")
@@ -74,6 +77,9 @@ def build_config(args: argparse.Namespace) -> Any:
         cfg = dataclasses.replace(cfg, policies=tuple(p.strip() for p in args.policies.split(",")))
     if args.budget is not None:
         cfg = dataclasses.replace(cfg, rl=dataclasses.replace(cfg.rl, rollout_budget=args.budget))
+    if args.drift_budget is not None:
+        rl = dataclasses.replace(cfg.rl, drift_budget=args.drift_budget)
+        cfg = dataclasses.replace(cfg, rl=rl)
     if args.eval_items is not None:
         pool = dataclasses.replace(cfg.pool, n_eval=args.eval_items)
         pre = dataclasses.replace(cfg.pretrain, eval_items=min(args.eval_items, 24))

@@ -55,6 +55,8 @@ class ExperimentConfig:
     """RL seeds; every policy runs once per seed."""
     pool_seed: int = 0
     """Seed of the pool and held-out sets (the same for every arm)."""
+    description: str = ""
+    """One paragraph for the report: what the base saw and what the pool holds."""
 
     def __post_init__(self) -> None:
         from zpd.lab import tasks
@@ -108,12 +110,42 @@ def demo_config(quick: bool = False, seeds: int = 2, preset: str | None = None) 
     if not isinstance(seeds, int) or seeds < 1:
         raise ExperimentConfigError(f"seeds={seeds!r}: give a positive number of seeds")
     if quick:
-        pre = PretrainConfig(steps=700, preset=preset or "small")
+        pre = PretrainConfig(mix=_quick_mix(), steps=600, preset=preset or "small")
         rl = RLConfig(rollout_budget=2048, eval_every=2)
-    else:
-        pre = PretrainConfig(steps=1500, preset=preset or "small")
-        rl = RLConfig(rollout_budget=6144, eval_every=4)
-    return ExperimentConfig(pretrain=pre, rl=rl, seeds=tuple(range(seeds)))
+        return ExperimentConfig(pretrain=pre, pool=_quick_pool(), rl=rl,
+                                seeds=tuple(range(seeds)), description=QUICK_DESCRIPTION)
+    pre = PretrainConfig(steps=1500, preset=preset or "small")
+    rl = RLConfig(rollout_budget=6144, eval_every=4)
+    return ExperimentConfig(pretrain=pre, rl=rl, seeds=tuple(range(seeds)),
+                            description=DESCRIPTION)
+
+
+def _quick_mix() -> tuple[Any, ...]:
+    """--quick's base: string reversal and rotation only (a 0.6M GPT learns them in ~600 steps,
+    addition needs ~1500): 1-2 characters clean, 3-5 with half the answers corrupted, and the
+    'reversed' output format clean (the prior skill RL does not train)."""
+    from zpd.lab import tasks
+
+    ops = ("rev", "shift")
+    return (
+        tasks.TaskConfig(ops=ops, formats=("direct", "any"), digits=(1, 2)),
+        tasks.TaskConfig(ops=ops, formats=("direct", "any"), digits=(3, 5), label_noise=0.5,
+                         weight=2.0),
+        tasks.TaskConfig(ops=ops, formats=("reversed",), digits=(1, 5)),
+    )
+
+
+def _quick_pool() -> Any:
+    """--quick's pool: the same ops, too easy (1-2), in band (3-5), too hard (7-8, never seen)."""
+    from zpd.lab import tasks
+
+    ops, fmts = ("rev", "shift"), ("direct", "any")
+    return tasks.PoolConfig(
+        easy=tasks.TaskConfig(ops=ops, formats=fmts, digits=(1, 2), n_items=200),
+        band=tasks.TaskConfig(ops=ops, formats=fmts, digits=(3, 5), n_items=200),
+        hard=tasks.TaskConfig(ops=ops, formats=fmts, digits=(7, 8), n_items=200),
+        prior=(tasks.TaskConfig(ops=ops, formats=("reversed",), digits=(2, 5), n_items=128),),
+    )
 
 
 @dataclass(frozen=True)
@@ -197,7 +229,7 @@ def run_experiment(
     if bar is not None:
         bar.close()
     meta = {
-        "description": DESCRIPTION,
+        "description": config.description,
         "base_dir": str(base),
         "pool_items": len(pool.train),
         "pool_blocks": {b: int(np.sum(pool.band_of == i)) for i, b in enumerate(tasks.BANDS)},
@@ -214,12 +246,21 @@ def run_experiment(
 
 DESCRIPTION = (
     "A 0.6M-parameter char-level GPT was pretrained on digit tasks (least-significant-digit-first "
-    "addition, string ops) with half of the 3-5-digit answers corrupted, so it samples the right "
-    "answer only part of the time. GRPO then trains it on a pool whose items are too easy "
-    "(1-2 digits), in band (3-5 digits) or too hard (6-8 digits, never seen) for it, with prompts "
-    "chosen by each curriculum policy under the same rollout budget (dapo's dropped rollouts "
-    "count). Accuracies are pass@1 at the sampling temperature on held-out items; 'prior' are "
-    "ops/formats the base saw that RL never trains."
+    "addition in five formats, string ops) with half of the 3-5-digit answers corrupted, so it "
+    "samples the right answer only part of the time. GRPO then trains it on a pool of additions "
+    "too easy (1-2 digits), in band (3-5 digits) or too hard (6-8 digits, never seen) for it, "
+    "with prompts chosen by each curriculum policy under the same rollout budget (dapo's dropped "
+    "rollouts count). Accuracies are pass@1 at the sampling temperature on held-out items; "
+    "'prior' are ops/formats the base saw that RL never trains (string ops, scratchpad and "
+    "carry-trace addition)."
+)
+QUICK_DESCRIPTION = (
+    "--quick: a 0.6M-parameter char-level GPT pretrained for 600 steps on string reversal and "
+    "rotation (1-2 characters clean, 3-5 with half the answers corrupted, the 'reversed' output "
+    "format clean). GRPO on a pool of those ops too easy (1-2), in band (3-5) or too hard (7-8, "
+    "never seen), each curriculum policy with the same rollout budget (dapo's dropped rollouts "
+    "count). Accuracies are pass@1 at the sampling temperature on held-out items; 'prior' is the "
+    "'reversed' output format, which RL never trains."
 )
 
 

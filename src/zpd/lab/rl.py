@@ -69,6 +69,10 @@ class RLConfig:
     """Evaluate held-out sets every this many steps (and at step 0 and the last step)."""
     max_refill_rounds: int = 4
     """For post-filtering policies (dapo): most sampling rounds per step before training anyway."""
+    drift_budget: float | None = None
+    """Per-token KL to the base at which the curriculum's drift pressure reaches 1
+    (``zpd.monitors.DriftBudget`` on the logged KL, ``Curriculum.set_drift_pressure``: the zpd
+    policy leans to easier, in-distribution items; other policies ignore it). None: off."""
     kl_sample_rows: int = 32
     """When ``kl_coef`` is 0 and no monitor needs every row, the logged KL is estimated from the
     base's log-probs on this many random rollouts per round (0 = all rows): the base's forward
@@ -121,6 +125,10 @@ class RLConfig:
         if policy == "oracle":
             raise RLConfigError("RLConfig.policy='oracle' needs true pass rates; the lab has none")
         object.__setattr__(self, "policy", policy)
+        db = self.drift_budget
+        if db is not None and (isinstance(db, bool) or not isinstance(db, (int, float))
+                               or not 0 < db < 1e6):
+            raise RLConfigError(f"RLConfig.drift_budget={db!r}: must be None or a KL > 0")
         if self.rollout_budget < self.group_size:
             raise RLConfigError(
                 f"RLConfig.rollout_budget={self.rollout_budget} is below one group "
@@ -554,6 +562,7 @@ class _Context:
     eval_tokens: int
     rng: np.random.Generator
     score_all_rows: bool
+    drift: Any = None
     rollouts: int = 0
     dropped: int = 0
     tokens: int = 0
@@ -610,7 +619,16 @@ def _make_context(
         or completion_budget([it for items in eval_sets.values() for it in items] or pool),
         rng=np.random.default_rng([config.seed, 17]),
         score_all_rows=score_all_rows or config.kl_coef > 0,
+        drift=_drift_budget(config.drift_budget),
     )
+
+
+def _drift_budget(budget: float | None) -> Any:
+    if budget is None:
+        return None
+    from zpd.monitors import DriftBudget, DriftBudgetConfig
+
+    return DriftBudget(DriftBudgetConfig(budget=float(budget)))
 
 
 def _monitor_inputs(ctx: _Context, parts: Sequence[tuple[_Groups, np.ndarray]]) -> tuple[Any, Any]:
@@ -746,6 +764,9 @@ def _train_step(ctx: _Context, monitors: Sequence[Monitor]) -> tuple[dict[str, f
         return {}, [], 0
     ctx.tokens += int(sum(int(g.lengths.sum()) for g, _ in parts))
     metrics = _step_metrics(ctx, [g for g, _ in parts], kept)
+    if ctx.drift is not None:  # KL of this step's samples -> pressure for the next sample()
+        metrics["curriculum/drift_pressure"] = ctx.drift.update(max(metrics["lab/kl_base"], 0.0))
+        ctx.drift.apply(ctx.curriculum)
     extra, alerts = _run_monitors(ctx, monitors, parts)
     metrics |= extra
     metrics |= _policy_update(ctx, kept)
