@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from datahelpers import write_jsonl
 
+from zpd.core.atomic import atomic_open
 from zpd.data.errors import DataError, ResumeError, RowError
 from zpd.data.io import (
     FieldSpec,
     Item,
     ResultLog,
     Skipped,
-    atomic_open,
     iter_items,
     meta_path,
     read_results,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from zpd.core.atomic import atomic_open
 from zpd.core.errors import StateError
 
 __all__ = ["FORMAT", "VERSION", "read_state", "write_state"]
@@ -42,33 +42,9 @@ def write_state(path: str | os.PathLike[str], header: dict[str, Any],
         raise StateError(f"array name {_HEADER!r} is reserved")
     head = dict(header, format=FORMAT, version=VERSION)
     blob = np.frombuffer(json.dumps(head, sort_keys=True).encode("utf-8"), dtype=np.uint8)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            payload: dict[str, Any] = {_HEADER: blob, **arrays}
-            np.savez(fh, **payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+    payload: dict[str, Any] = {_HEADER: blob, **arrays}
+    with atomic_open(target, "wb") as fh:
+        np.savez(fh, **payload)
 
 
 def read_state(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:

@@ -26,14 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from zpd.core.atomic import atomic_open, atomic_write_json
 from zpd.data.distance import DistanceConfig, DistanceScorer
 from zpd.data.errors import DataError
 from zpd.data.io import (
     FieldSpec,
     Item,
     Skipped,
-    atomic_open,
-    atomic_write_json,
     clean_float,
     dumps,
     iter_items,

@@ -18,13 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from zpd.core.atomic import atomic_open, atomic_write_json
 from zpd.data.errors import DataError
 from zpd.data.io import (
     FieldSpec,
     Item,
     Skipped,
-    atomic_open,
-    atomic_write_json,
     dumps,
     iter_items,
     parse_enum,

@@ -11,44 +11,14 @@ What it is not: the curriculum's own format (that is ``zpd.core.state``); nothin
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from zpd.core.atomic import atomic_write_json
 from zpd.integrations._errors import IntegrationError
 
 MANIFEST = "zpd_bundle.json"
 BUNDLE_VERSION = 1
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path``: temp file in the same folder, fsync, ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 def has_bundle(folder: str | Path) -> bool:
@@ -68,7 +38,7 @@ def save_bundle(folder: str | Path, curriculum: Any, extra: dict[str, Any]) -> P
     name = f"zpd_curriculum.{gen}.npz"
     curriculum.save(folder / name)
     manifest = {"version": BUNDLE_VERSION, "generation": gen, "curriculum": name, "extra": extra}
-    write_json_atomic(folder / MANIFEST, manifest)
+    atomic_write_json(folder / MANIFEST, manifest, indent=None)
     if old is not None and old["curriculum"] != name:
         (folder / old["curriculum"]).unlink(missing_ok=True)
     return folder / MANIFEST

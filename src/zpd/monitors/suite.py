@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zpd.core.atomic import atomic_write_text
 from zpd.monitors.accidental import AccidentalConfig, AccidentalMonitor
 from zpd.monitors.base import Alert, Monitor, MonitorContext, Severity
 from zpd.monitors.batch import RolloutBatch
@@ -205,18 +205,3 @@ class MonitorSuite:
 HealthMonitor = MonitorSuite
 """Alias of :class:`MonitorSuite` (the name used in the design notes)."""
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: temp file in the same directory, fsync, replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
