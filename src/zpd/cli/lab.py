@@ -1,8 +1,8 @@
 """``zpd lab pretrain|rl|eval``: the lab's steps one at a time.
 
 What it is: the argparse front of :mod:`zpd.lab.pretrain` (train or reuse a base), :mod:`zpd.lab.rl`
-(GRPO under one curriculum policy on the demo's pool) and an evaluation of a checkpoint on the
-pool's held-out sets. Flags map onto ``PretrainConfig`` / ``RLConfig`` fields. What it is not: the
+(GRPO under one curriculum policy on the demo's pool), an evaluation of a checkpoint on the
+pool's held-out sets, and :mod:`zpd.lab.proof` (the monitors' lab proof). Flags map onto ``PretrainConfig`` / ``RLConfig`` fields. What it is not: the
 lab itself; torch and the lab are imported inside the handlers so that ``zpd --help`` is instant.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -26,11 +27,12 @@ examples:
   zpd lab rl --base /tmp/base/final --policy zpd --budget 8192 --out /tmp/rl-zpd
   zpd lab rl --base /tmp/base/final --policy dapo --kl 0.05 --advantage dr_grpo --out /tmp/rl
   zpd lab eval --model /tmp/rl-zpd/model             held-out accuracy per set
+  zpd lab proof --out /tmp/proof                     plain GRPO vs zpd on near-impossible items
 """
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``zpd lab`` and its three subcommands on ``subparsers``."""
+    """Register ``zpd lab`` and its subcommands on ``subparsers``."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "lab",
         help="tiny GPT on digit tasks: pretrain, GRPO under a curriculum, evaluate",
@@ -43,6 +45,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     _add_pretrain(sub)
     _add_rl(sub)
     _add_eval(sub)
+    _add_proof(sub)
     return parser
 
 
@@ -104,6 +107,48 @@ def _add_eval(sub: Any) -> None:
     add("--eval-items", type=int, default=128, help="held-out items per eval set (default 128)")
     add("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_run_eval)
+
+
+def _add_proof(sub: Any) -> None:
+    p = _sub(sub, "proof",
+             "the monitors' lab proof: plain GRPO vs zpd on near-impossible items, >= 3 seeds",
+             "  zpd lab proof --out /tmp/proof                   3 arms x 3 seeds (~10 min)\n"
+             "  zpd lab proof --out /tmp/p --seeds 1 --budget 1024 --arms grpo,zpd-mixed\n"
+             "  zpd lab proof --out /tmp/proof --report zpd-demo/report.html\n")
+    add = p.add_argument
+    add("--out", required=True, help="output folder (proof.html, summary.json, metrics.jsonl)")
+    add("--base", default=None, help="base checkpoint folder (default: the cached demo base)")
+    add("--arms", default="grpo,zpd,zpd-mixed",
+        help="comma-separated arms: grpo, zpd, zpd-mixed, grpo-mixed (default: the first 3)")
+    add("--seeds", type=int, default=3, help="number of RL seeds 0..N-1 (default 3)")
+    add("--budget", type=int, default=3072, help="rollouts per arm and seed (default 3072)")
+    add("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
+    add("--eval-every", type=int, default=4, help="held-out eval every N steps (default 4)")
+    add("--report", default=None,
+        help="also add the proof's section to this lab report (zpd demo's report.html)")
+    add("--json", action="store_true", help="print the summary as JSON instead of a table")
+    p.set_defaults(func=_run_proof)
+
+
+def _run_proof(args: argparse.Namespace) -> int:
+    from zpd.lab.proof import ProofConfig, add_to_report, format_table, run_proof
+
+    try:
+        if args.seeds < 1:
+            raise ValueError(f"--seeds {args.seeds}: give at least 1 (3 for the proof)")
+        if args.report and not os.path.isfile(args.report):
+            raise ValueError(f"--report {args.report}: no such file; pass zpd demo's report.html")
+        cfg = ProofConfig(arms=tuple(a.strip() for a in args.arms.split(",") if a.strip()),
+                          seeds=tuple(range(args.seeds)), rollout_budget=args.budget,
+                          lr=args.lr, eval_every=args.eval_every)
+        log = (lambda s: print(s, file=sys.stderr)) if args.json else print
+        summary = run_proof(cfg, args.out, base_dir=args.base, log=log)
+        if args.report:
+            log(f"[zpd lab proof] section added to {add_to_report(args.report, summary)}")
+    except ValueError as exc:
+        return _fail(exc)
+    print(json.dumps(summary, indent=2) if args.json else format_table(summary))
+    return 0
 
 
 def _fail(exc: ValueError) -> int:
