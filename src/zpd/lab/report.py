@@ -17,13 +17,14 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from zpd.core.atomic import atomic_open, atomic_write_bytes
 
 Row = Mapping[str, Any]
 
@@ -39,23 +40,6 @@ class ReportError(ValueError):
 
 
 # ----------------------------------------------------------------------------- file writers
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_jsonl(rows: Iterable[Row], path: str | os.PathLike[str]) -> None:
     """Write rows as JSON lines (atomic). Non-finite floats are written as null."""
     lines = [json.dumps(_jsonable(r), sort_keys=True) for r in rows]
@@ -84,19 +68,8 @@ def write_parquet(rows: Sequence[Row], path: str | os.PathLike[str]) -> None:
 
     keys = sorted({k for r in rows for k in r})
     columns = {k: [_jsonable(r.get(k)) for r in rows] for k in keys}
-    table = pa.table(columns)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as fh:
+        pq.write_table(pa.table(columns), fh)
 
 
 def _jsonable(value: Any) -> Any:
