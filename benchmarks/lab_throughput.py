@@ -85,26 +85,26 @@ def main() -> None:
         cfg = RLConfig(policy="uniform", prompts_per_step=prompts,
                        rollout_budget=per_step * (args.steps + 1), eval_every=10**6)
         res = run_rl(cfg, base, pool.train, Path(tmp) / "rl")
-    steps = res.rows[2:]  # the first step warms up allocators and caches
-    secs = sum(r["lab/step_seconds"] for r in steps)
-    gen_tokens = steps[-1]["lab/tokens_generated"] - res.rows[1]["lab/tokens_generated"]
-    trained = sum(r.get("lab/trained_tokens", 0.0) for r in steps)
-    rl_tps = gen_tokens / secs
+        steps = res.rows[2:]  # the first step warms up allocators and caches
+        secs = sum(r["lab/step_seconds"] for r in steps)
+        gen_tokens = steps[-1]["lab/tokens_generated"] - res.rows[1]["lab/tokens_generated"]
+        trained = sum(r.get("lab/trained_tokens", 0.0) for r in steps)
+        rl_tps = gen_tokens / secs
 
-    model, tok = gpt.load_pretrained(base)
-    model.eval()
-    rng = torch.Generator().manual_seed(0)
-    prompts = [tok.encode(pool.train[i].prompt) for i in range(cfg.prompts_per_step)
-               for _ in range(cfg.group_size)]
-    budget = completion_budget(pool.train)
-    t = time.perf_counter()
-    comp, _, lengths = gpt.generate(model, prompts, budget, generator=rng)
-    kv_s = time.perf_counter() - t
-    kv_tokens = int(lengths.sum())
-    t = time.perf_counter()
-    n = _no_cache_generate(model, prompts, lengths, tok.pad_id)
-    nc_s = time.perf_counter() - t
-    nc_tps = kv_tokens / nc_s  # same completions' worth of tokens, generated without a cache
+        model, tok = gpt.load_pretrained(base)
+        model.eval()
+        rng = torch.Generator().manual_seed(0)
+        prompts = [tok.encode(pool.train[i].prompt) for i in range(cfg.prompts_per_step)
+                   for _ in range(cfg.group_size)]
+        budget = completion_budget(pool.train)
+        t = time.perf_counter()
+        comp, _, lengths = gpt.generate(model, prompts, budget, generator=rng)
+        kv_s = time.perf_counter() - t
+        kv_tokens = int(lengths.sum())
+        t = time.perf_counter()
+        n = _no_cache_generate(model, prompts, lengths, tok.pad_id)  # (same rows, lengths)
+        nc_s = time.perf_counter() - t
+        nc_tps = kv_tokens / nc_s  # same completions' worth of tokens, generated without a cache
 
     print(f"model: {base} ({origin}); {model.num_params():,} params; "
           f"torch threads {torch.get_num_threads()}")

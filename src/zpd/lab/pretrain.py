@@ -146,15 +146,22 @@ class PretrainConfig:
         return cls(**kw)
 
     def fingerprint(self) -> str:
-        """The cache key: a hash of the config, of :data:`PRETRAIN_VERSION` and of the source of
-        the modules that define the data and the model (tasks, tokenizer, model)."""
+        """The cache key: a hash of the config, :data:`PRETRAIN_VERSION`, and what the lab's
+        modules make of it — the vocabulary, the first two training batches and the model's
+        shape. Behaviour-preserving edits to tasks/tokenizer/model keep the key; a change to the
+        data or the architecture moves it (a change to weight init alone would not)."""
+        from zpd.lab import model as gpt
+        from zpd.lab.tokenizer import CharTokenizer
+
         h = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode())
         h.update(PRETRAIN_VERSION.encode())
-        lab = Path(__file__).parent
-        for name in ("tasks.py", "tokenizer.py", "model.py"):
-            p = lab / name
-            if p.exists():
-                h.update(p.read_bytes())
+        tok = CharTokenizer()
+        h.update("".join(tok.vocab).encode())
+        shape = gpt.GPTConfig.preset(self.preset, vocab_size=tok.vocab_size)
+        h.update(json.dumps(dataclasses.asdict(shape), sort_keys=True).encode())
+        for step in range(2):
+            idx, tgt = make_batch(self, step, tok)
+            h.update(idx.numpy().tobytes() + tgt.numpy().tobytes())
         return h.hexdigest()[:16]
 
 
