@@ -68,3 +68,22 @@ def test_state_round_trip_gives_the_same_answer(make_batch) -> None:
     assert mon(batch, MonitorContext(step=3)).metrics == copy(batch, MonitorContext(step=3)).metrics
     with pytest.raises(MonitorInputError):
         copy.load_state_dict({"item_ids": [1], "counts": [1, 2]})
+
+
+def test_a_shorter_format_is_not_skipping_but_a_shorter_trace_in_it_is(make_batch) -> None:
+    # Scratchpad answers (length 20) build each item's reference; then the policy answers the
+    # same items directly (length 5), a legitimate switch when the prompt allows any format.
+    mon = SkippingMonitor()
+    scratch = [["scratch"] * G for _ in range(B)]
+    direct = [["direct"] * G for _ in range(B)]
+    for t in range(2):
+        mon(make_batch(np.ones((B, G)), lengths=np.full((B, G), 20), formats=scratch),
+            MonitorContext(step=t))
+    res = mon(make_batch(np.ones((B, G)), lengths=np.full((B, G), 5), formats=direct),
+              MonitorContext(step=2))
+    assert res.metrics["eligible"] == 0 and res.alerts == []
+    short = np.full((B, G), 20)
+    short[:, :4] = 5  # half of the scratchpad traces now skip the work
+    res = mon(make_batch(np.ones((B, G)), lengths=short, formats=scratch), MonitorContext(step=3))
+    assert res.metrics["skip_share"] == pytest.approx(0.5)
+    assert [a.metric for a in res.alerts] == ["skip_share"]

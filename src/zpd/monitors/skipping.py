@@ -76,15 +76,17 @@ class SkippingMonitor:
 
     def __init__(self, config: SkippingConfig | None = None) -> None:
         self.config = config or SkippingConfig()
-        self._count: dict[int, int] = {}  # item -> successful rollouts seen
-        self._mean_log: dict[int, float] = {}  # item -> running mean of log(length)
+        # Keyed by (item, format label): a scratchpad answer and a direct answer to the same item
+        # have different honest lengths, so a legitimate format switch is not "skipping".
+        self._count: dict[tuple[int, str], int] = {}  # successful rollouts seen
+        self._mean_log: dict[tuple[int, str], float] = {}  # running mean of log(length)
         self._history: list[float] = []  # skip share per step (last trend_window)
 
     def __call__(self, batch: RolloutBatch, context: MonitorContext) -> MonitorResult:
         cfg = self.config
         ok = batch.successes(cfg.success_threshold)  # (N,)
         log_len = np.log(np.maximum(batch.lengths, 1).astype(np.float64))  # (N,)
-        items = batch.item_ids.tolist()
+        items = _keys(batch)
         ratios = [math.exp(log_len[r] - self._mean_log[items[r]]) for r in np.flatnonzero(ok)
                   if self._count.get(items[r], 0) >= cfg.min_history]
         metrics: dict[str, float] = {"eligible": float(len(ratios))}
@@ -119,7 +121,7 @@ class SkippingMonitor:
         self._update_reference(items, log_len, ok)
         return MonitorResult(metrics, alerts)
 
-    def _update_reference(self, items: list[int], log_len: np.ndarray, ok: np.ndarray) -> None:
+    def _update_reference(self, items: list[tuple[int, str]], log_len: np.ndarray, ok: np.ndarray) -> None:
         for r in np.flatnonzero(ok):
             i = items[r]
             c = self._count.get(i, 0) + 1
@@ -128,10 +130,11 @@ class SkippingMonitor:
             self._mean_log[i] = m + (float(log_len[r]) - m) / min(c, self.config.reference_window)
 
     def state_dict(self) -> dict[str, Any]:
-        """JSON-ready state: per-item counts and reference log-lengths, and the share history."""
+        """JSON-ready state: per-(item, format) counts and reference log-lengths, share history."""
         ids = sorted(self._count)
         return {
-            "item_ids": ids,
+            "item_ids": [i for i, _ in ids],
+            "formats": [f for _, f in ids],
             "counts": [self._count[i] for i in ids],
             "mean_log_length": [self._mean_log[i] for i in ids],
             "history": list(self._history),
@@ -141,13 +144,22 @@ class SkippingMonitor:
         """Restore :meth:`state_dict` output; raises ``MonitorInputError`` if malformed."""
         try:
             ids = [int(i) for i in state["item_ids"]]
+            fmts = [str(f) for f in state.get("formats", [""] * len(ids))]
             counts = [int(c) for c in state["counts"]]
             means = [float(m) for m in state["mean_log_length"]]
             history = [float(h) for h in state["history"]]
         except (KeyError, TypeError, ValueError) as e:
             raise MonitorInputError(f"skipping state is malformed ({e})") from None
-        if not (len(ids) == len(counts) == len(means)):
-            raise MonitorInputError("skipping state: item_ids/counts/mean_log_length differ in length")
-        self._count = dict(zip(ids, counts))
-        self._mean_log = dict(zip(ids, means))
+        if not (len(ids) == len(fmts) == len(counts) == len(means)):
+            raise MonitorInputError(
+                "skipping state: item_ids/formats/counts/mean_log_length differ in length")
+        keys = list(zip(ids, fmts))
+        self._count = dict(zip(keys, counts))
+        self._mean_log = dict(zip(keys, means))
         self._history = history
+
+
+def _keys(batch: RolloutBatch) -> list[tuple[int, str]]:
+    """One reference key per rollout: (item id, format label, or "" when the batch has none)."""
+    formats = batch.formats if batch.formats is not None else [""] * len(batch.item_ids)
+    return [(int(i), str(f)) for i, f in zip(batch.item_ids.tolist(), formats)]
