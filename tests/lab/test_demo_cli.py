@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import torch
 
 from zpd.cli.main import main
 from zpd.lab.report import read_jsonl
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 TINY_DEMO = ["--preset", "tiny", "--pretrain-steps", "10", "--budget", "64", "--seeds", "2",
              "--policies", "uniform,zpd", "--eval-items", "4", "--no-progress"]

@@ -143,10 +143,3 @@ def test_config_round_trips_through_json() -> None:
         PretrainConfig.from_dict({**cfg.to_dict(), "stepz": 3})
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    """One torch thread: on a shared 2-core CPU, two spinning threads are several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from zpd.lab import tasks
-from zpd.lab.pretrain import PretrainConfig, pretrain
 from zpd.lab.proof import (
     PRIOR_SETS,
     TABLE_ROWS,
@@ -29,10 +26,6 @@ from zpd.lab.proof import (
 )
 from zpd.monitors import MonitorContext, RolloutBatch
 
-MIX = (
-    tasks.TaskConfig(ops=("rev",), formats=("direct",), digits=(1, 3)),
-    tasks.TaskConfig(ops=("add",), formats=("direct",), digits=(1, 1), weight=0.3),
-)
 POOL = tasks.PoolConfig(
     easy=tasks.TaskConfig(ops=("rev",), formats=("direct",), digits=(1, 2), n_items=8),
     band=tasks.TaskConfig(ops=("rev",), formats=("direct",), digits=(3, 3), n_items=8),
@@ -45,20 +38,8 @@ POOL = tasks.PoolConfig(
 TRACKER_MAX = 3 * math.sqrt(3) / 4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.set_num_threads(1)
-    cfg = PretrainConfig(mix=MIX, preset="tiny", steps=150, batch_size=32, lr=3e-3,
-                         eval_items=2, eval_extra_digits=0, warmup_steps=10)
-    return pretrain(cfg, tmp_path_factory.mktemp("base"), progress=False)
 
 
 def tiny_config(**kw: object) -> ProofConfig:

@@ -4,7 +4,6 @@ direction, KL to the base, monitors and sinks, config validation."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +14,9 @@ import torch
 import zpd
 from zpd.lab import tasks
 from zpd.lab.experiments import eval_sets
-from zpd.lab.pretrain import PretrainConfig, pretrain
 from zpd.lab.rl import ListSink, RLConfig, RLConfigError, _make_context, _policy_update, run_rl
 from zpd.monitors import MonitorSuite
 
-# A base that reverses 1-3-digit strings (sampled accuracy ~0.7 at 2-3 digits after 150 tiny
-# steps) and has seen some 1-digit additions (the prior skill RL does not train).
-MIX = (
-    tasks.TaskConfig(ops=("rev",), formats=("direct",), digits=(1, 3)),
-    tasks.TaskConfig(ops=("add",), formats=("direct",), digits=(1, 1), weight=0.3),
-)
 POOL = tasks.PoolConfig(
     easy=tasks.TaskConfig(ops=("rev",), formats=("direct",), digits=(1, 2), n_items=12),
     band=tasks.TaskConfig(ops=("rev",), formats=("direct",), digits=(3, 3), n_items=12),
@@ -35,20 +27,8 @@ POOL = tasks.PoolConfig(
 SMALL = dict(group_size=4, prompts_per_step=6, rollout_budget=72, eval_every=2, lr=1e-3)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.set_num_threads(1)
-    cfg = PretrainConfig(mix=MIX, preset="tiny", steps=150, batch_size=32, lr=3e-3,
-                         eval_items=2, eval_extra_digits=0, warmup_steps=10)
-    return pretrain(cfg, tmp_path_factory.mktemp("base"), progress=False)
 
 
 @pytest.fixture(scope="module")
