@@ -37,6 +37,12 @@ def test_demo_writes_a_self_contained_report_and_metrics(
         assert mine[-1]["curriculum/rollouts"] == 64  # same budget for every arm
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["policies"]) == {"uniform", "zpd"}
+    # every arm ran the health monitors, so `zpd watch` reads a demo arm like any run
+    arm_rows = read_jsonl(out / "runs" / "zpd-s0" / "metrics.jsonl")
+    families = {k.split("/")[1] for r in arm_rows for k in r["metrics"] if k.startswith("health/")}
+    assert {"groups", "kl", "formats", "accidental"} <= families
+    assert main(["watch", str(out / "runs" / "zpd-s0")]) == 0
+    assert "[not logged] groups" not in capsys.readouterr().out
     finals = []  # uniform's final accuracy per seed: mean of its last `window` evaluations
     for seed in (0, 1):
         acc = [r["lab/eval/heldout/sampled"] for r in rows

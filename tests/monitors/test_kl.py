@@ -11,6 +11,7 @@ from zpd.monitors import (
     KLMonitor,
     MonitorContext,
     MonitorInputError,
+    MonitorSuite,
     kl_estimates,
 )
 
@@ -107,6 +108,17 @@ def test_high_kl_alerts_and_pushes_pressure_to_the_curriculum(make_batch, rng) -
     assert res.metrics["k3"] == pytest.approx(np.exp(-1.0))
     assert res.metrics["drift_pressure"] == 1.0 and cur.pressures == [1.0]
     assert [a.metric for a in res.alerts] == ["k3_ema"]
+
+
+def test_an_observer_suite_measures_drift_but_does_not_steer(make_batch, rng) -> None:
+    cur = _RecordingCurriculum()
+    mon = KLMonitor(DriftBudgetConfig(budget=0.05, smoothing=0.0), steer=False)
+    res = mon(_kl_batch(make_batch, rng, gap=1.0), MonitorContext(step=3, curriculum=cur))
+    assert res.metrics["drift_pressure"] == 1.0 and cur.pressures == []
+    assert [a.metric for a in res.alerts] == ["k3_ema"]
+    suite = MonitorSuite.default(None, steer_curriculum=False)
+    suite(_kl_batch(make_batch, rng, gap=1.0), MonitorContext(step=4, curriculum=cur))
+    assert cur.pressures == []
 
 
 def test_low_kl_does_not_alert(make_batch, rng) -> None:

@@ -28,6 +28,7 @@ examples:
   zpd demo --quick --out /tmp/d    a shorter run (fewer pretraining steps and rollouts)
   zpd demo --seeds 3               three seeds per policy
   zpd demo --policies uniform,zpd  only two arms
+  zpd watch zpd-demo/runs/zpd-s0   health of one arm: shortcuts, drift, collapse, retention
 """
 
 
@@ -61,6 +62,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="pretrain into / reuse this folder instead of the cache")
     add("--threads", type=int, default=None,
         help="torch CPU threads (default: torch's choice; 1 is faster on a busy shared CPU)")
+    add("--no-monitors", action="store_true",
+        help="skip the health monitors (shortcuts, drift, collapse, retention) on every arm; "
+             "they cost the base model's forward pass on each rollout")
     add("--no-progress", action="store_true", help="no progress bars (log lines instead)")
     parser.set_defaults(func=run)
     return parser
@@ -87,6 +91,8 @@ def build_config(args: argparse.Namespace) -> Any:
     if args.pretrain_steps is not None:
         pre = dataclasses.replace(cfg.pretrain, steps=args.pretrain_steps)
         cfg = dataclasses.replace(cfg, pretrain=pre)
+    if args.no_monitors:
+        cfg = dataclasses.replace(cfg, monitors=False)
     return cfg
 
 

@@ -57,6 +57,11 @@ class ExperimentConfig:
     """Seed of the pool and held-out sets (the same for every arm)."""
     description: str = ""
     """One paragraph for the report: what the base saw and what the pool holds."""
+    monitors: bool = True
+    """Attach ``zpd.monitors.MonitorSuite`` to every arm: ``health/…`` metrics and alerts land
+    in each run's ``metrics.jsonl``, so ``zpd watch RUN_DIR`` reads a demo arm like any run.
+    They only observe (no drift steering; that is ``rl.drift_budget``) and cost the base
+    model's forward pass on every rollout."""
 
     def __post_init__(self) -> None:
         from zpd.lab import tasks
@@ -97,6 +102,7 @@ class ExperimentConfig:
             "policies": list(self.policies),
             "seeds": list(self.seeds),
             "pool_seed": self.pool_seed,
+            "monitors": self.monitors,
         }
 
 
@@ -274,15 +280,16 @@ def _run_arm(config: ExperimentConfig, arm: Arm, base: Path, pool: Any,
     metrics_file = arm_dir / "metrics.jsonl"
     if done_file.is_file() and metrics_file.is_file():
         prev = json.loads(done_file.read_text())
-        if prev.get("config") == rl_cfg.to_dict() and prev.get("base") == str(base):
+        if (prev.get("config") == rl_cfg.to_dict() and prev.get("base") == str(base)
+                and prev.get("monitors", False) == config.monitors):
             if bar is not None:
                 bar.update(config.rl.rollout_budget)
             return _tagged(_read_run_rows(metrics_file), arm)
     if metrics_file.exists():
         metrics_file.unlink()  # a partial arm from an interrupted run: start it over
     res = run_rl(rl_cfg, base, pool.train, arm_dir, eval_sets=sets, tiers=tiers,
-                 progress=None if bar is None else bar.update)
-    _mark_done(done_file, rl_cfg, base, res.rollouts)
+                 monitors=_monitors(config), progress=None if bar is None else bar.update)
+    _mark_done(done_file, rl_cfg, base, res.rollouts, monitors=config.monitors)
     return _tagged(res.rows, arm)
 
 
@@ -292,12 +299,24 @@ def _tagged(rows: Sequence[dict[str, Any]], arm: Arm) -> list[dict[str, Any]]:
             for r in rows]
 
 
-def _mark_done(path: Path, rl_cfg: RLConfig, base: Path, rollouts: int) -> None:
+def _mark_done(path: Path, rl_cfg: RLConfig, base: Path, rollouts: int, *,
+               monitors: bool) -> None:
     from zpd.lab.report import atomic_write_bytes
 
     info = json.loads(path.read_text()) if path.is_file() else {}
-    info.update({"config": rl_cfg.to_dict(), "base": str(base), "rollouts": rollouts})
+    info.update({"config": rl_cfg.to_dict(), "base": str(base), "rollouts": rollouts,
+                 "monitors": monitors})
     atomic_write_bytes(path, json.dumps(info, indent=2).encode())
+
+
+def _monitors(config: ExperimentConfig) -> tuple[Any, ...]:
+    """The health monitors every arm runs (none when ``config.monitors`` is off)."""
+    if not config.monitors:
+        return ()
+    from zpd.monitors import MonitorSuite
+
+    # Observers only: steering the zpd policy by drift is the explicit RLConfig.drift_budget.
+    return (MonitorSuite.default(None, steer_curriculum=False),)
 
 
 def _bar(total: int, enabled: bool) -> Any:

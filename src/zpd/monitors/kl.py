@@ -143,15 +143,18 @@ class KLMonitor:
 
     Metrics: ``k1``, ``k3`` (per-token means), ``k1_seq``, ``k3_seq`` (mean per-sequence sums),
     ``k3_ema``, ``cumulative`` (summed per-token k3), ``drift_pressure``. When the context's
-    curriculum has ``set_drift_pressure``, the pressure is pushed to it each step. Warns when
+    curriculum has ``set_drift_pressure`` and ``steer`` is on (the default), the pressure is
+    pushed to it each step; ``steer=False`` only measures. Warns when
     the smoothed KL exceeds the budget or the cumulative budget is spent.
     Estimators: Schulman (2020); plasticity: arXiv 2605.12484.
     """
 
     name = "kl"
 
-    def __init__(self, budget: DriftBudget | DriftBudgetConfig | None = None) -> None:
+    def __init__(self, budget: DriftBudget | DriftBudgetConfig | None = None, *,
+                 steer: bool = True) -> None:
         self.budget = budget if isinstance(budget, DriftBudget) else DriftBudget(budget)
+        self.steer = steer
 
     def __call__(self, batch: RolloutBatch, context: MonitorContext) -> MonitorResult:
         if batch.logprobs is None or batch.base_logprobs is None:
@@ -160,7 +163,7 @@ class KLMonitor:
         pressure = self.budget.update(metrics["k3"])
         b = self.budget
         metrics.update(k3_ema=b.ema, cumulative=b.cumulative, drift_pressure=pressure)
-        if context.curriculum is not None:
+        if self.steer and context.curriculum is not None:
             b.apply(context.curriculum)
         cfg, alerts = b.config, []
         if b.ema > cfg.budget:

@@ -88,15 +88,20 @@ class MonitorSuite:
         prior_skills: Any = None,
         format_labeller: Callable[[str], str] | None = None,
         drift_budget: DriftBudget | DriftBudgetConfig | None = None,
+        steer_curriculum: bool = True,
     ) -> MonitorSuite:
-        """All nine families with default settings (see each ``*Config`` for the thresholds)."""
+        """All nine families with default settings (see each ``*Config`` for the thresholds).
+
+        ``steer_curriculum=False`` keeps the suite a pure observer: the KL monitor still measures
+        drift against its budget but does not push the pressure to the context's curriculum.
+        """
         return cls(
             [
                 GroupsMonitor(GroupsConfig()),
                 RepetitionMonitor(RepetitionConfig()),
                 SkippingMonitor(SkippingConfig()),
                 AccidentalMonitor(AccidentalConfig()),
-                KLMonitor(drift_budget),
+                KLMonitor(drift_budget, steer=steer_curriculum),
                 FormatsMonitor(FormatsConfig(labeller=format_labeller)),
                 DiversityMonitor(DiversityConfig()),
                 CouplingMonitor(CouplingConfig()),
