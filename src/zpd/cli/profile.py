@@ -24,7 +24,7 @@ Python: zpd.data.profile_results(...), zpd.data.plot_profile(...)
 
 
 def _run(args: argparse.Namespace) -> Any:
-    from zpd.data.io import atomic_write_json
+    from zpd.core.atomic import atomic_write_json
     from zpd.data.profile import plot_profile, profile_dicts, profile_results
 
     prof = profile_results(args.results, data=args.data, category_field=args.category_field,

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from zpd.core.atomic import atomic_write_bytes, atomic_write_json
 from zpd.data.errors import DataError
-from zpd.data.io import atomic_write_bytes, atomic_write_json
 from zpd.data.model_io import LoadedModel, load_model
 
 ADAM_FILE = "adam_state.safetensors"

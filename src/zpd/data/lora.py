@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from zpd.core.atomic import atomic_write_bytes, atomic_write_json
 from zpd.data.errors import DataError
-from zpd.data.io import atomic_write_bytes, atomic_write_json
 
 LORA_WEIGHTS = "lora.safetensors"
 LORA_CONFIG = "lora.json"

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from zpd.core.atomic import atomic_write_bytes
 from zpd.data.difficulty import pass_rate_interval
 from zpd.data.errors import DataError
-from zpd.data.io import FieldSpec, Item, atomic_write_bytes, iter_items, parse_enum, read_results
+from zpd.data.io import FieldSpec, Item, iter_items, parse_enum, read_results
 
 
 class ProfileMethod(str, Enum):

@@ -301,7 +301,7 @@ def _tagged(rows: Sequence[dict[str, Any]], arm: Arm) -> list[dict[str, Any]]:
 
 def _mark_done(path: Path, rl_cfg: RLConfig, base: Path, rollouts: int, *,
                monitors: bool) -> None:
-    from zpd.lab.report import atomic_write_bytes
+    from zpd.core.atomic import atomic_write_bytes
 
     info = json.loads(path.read_text()) if path.is_file() else {}
     info.update({"config": rl_cfg.to_dict(), "base": str(base), "rollouts": rollouts,

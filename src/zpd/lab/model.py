@@ -30,7 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .tokenizer import VOCAB, CharTokenizer, atomic_write_bytes, atomic_write_json
+from zpd.core.atomic import atomic_write_bytes, atomic_write_json
+
+from .tokenizer import VOCAB, CharTokenizer
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from zpd.core.atomic import atomic_write_bytes
 from zpd.core.errors import ConfigError, StateError
-from zpd.lab.report import atomic_write_bytes
 
 if TYPE_CHECKING:
     import torch

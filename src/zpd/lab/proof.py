@@ -535,7 +535,7 @@ def write_proof_report(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, 
                        out_dir: str | os.PathLike[str]) -> Path:
     """Write ``summary.json``, ``proof.html`` (a self-contained lab-report section: table and
     plots) and one PNG per plot into ``out_dir``; returns the HTML path."""
-    from zpd.lab.report import atomic_write_bytes
+    from zpd.core.atomic import atomic_write_bytes
 
     out = Path(out_dir)
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False).encode())
@@ -618,7 +618,7 @@ def add_to_report(report_html: str | os.PathLike[str], summary: Mapping[str, Any
     """Insert (or replace) the proof's section in an existing lab report (``zpd demo``'s
     ``report.html``), just before ``</body>``; atomic write. Raises ``ProofConfigError`` if the
     file is missing or is not an HTML page."""
-    from zpd.lab.report import atomic_write_bytes
+    from zpd.core.atomic import atomic_write_bytes
 
     path = Path(report_html)
     try:

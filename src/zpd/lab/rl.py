@@ -747,7 +747,7 @@ def run_rl(
     seconds = time.perf_counter() - t0
     summary = {"config": config.to_dict(), "steps": ctx.step, "rollouts": ctx.rollouts,
                "dropped": ctx.dropped, "tokens": ctx.tokens, "seconds": seconds}
-    from zpd.lab.report import atomic_write_bytes
+    from zpd.core.atomic import atomic_write_bytes
 
     atomic_write_bytes(out / "run.json", json.dumps(summary, indent=2).encode())
     return RunResult(rows.rows, out, ctx.step, ctx.rollouts, seconds, model_dir)
