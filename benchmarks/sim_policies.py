@@ -53,7 +53,10 @@ def main() -> int:
     parser.add_argument("--floors-only", action="store_true",
                         help=f"run only {', '.join(FLOOR_POLICIES)} (faster)")
     args = parser.parse_args()
-    presets = [p.value for p in Preset] if args.all_presets else args.preset
+    # small-pool has floors of its own (benchmarks/sim_coverage.py): there the oracle trains
+    # 44 prompts over and over, which is the fixation the repeat cap exists to prevent.
+    presets = ([p.value for p in Preset if p is not Preset.SMALL_POOL] if args.all_presets
+               else args.preset)
     policies = FLOOR_POLICIES if args.floors_only else RunConfig().policies
     results = {p: run_preset(p, args.seeds, policies) for p in presets}
     print()

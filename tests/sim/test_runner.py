@@ -90,3 +90,22 @@ def test_default_factory_builds_each_named_policy_with_world_features() -> None:
         ids = cur.sample(16)
         assert ids.shape == (16,) and ids.max() < world.num_active
         cur.update(ids, world.rollout(ids))
+
+
+def test_window_share_and_calibration_error_are_exact_on_small_cases() -> None:
+    from zpd.sim.runner import calibration_error, max_window_share
+
+    draws = [np.array([1, 2]), np.array([1, 3]), np.array([4]), np.array([1])]
+    assert max_window_share(draws, 2) == 1.0  # item 1 in both of steps 0-1
+    assert max_window_share(draws, 4) == 0.75
+    assert max_window_share([np.array([5])] * 3 + [np.array([6])] * 3, 3) == 1.0
+    est = np.array([0.05, 0.15, 0.95])
+    true = np.array([0.0, 0.0, 1.0])
+    assert calibration_error(est, true) == pytest.approx((0.05 + 0.15 + 0.05) / 3)
+
+
+def test_coverage_metrics_of_a_run_are_filled() -> None:
+    world = preset_config("small-pool")
+    run = run_policy(world, "zpd", 0, coverage_window=8)
+    assert 0 < run.max_window_share <= 0.25 + 1e-9  # the default repeat cap: 1 in 4 draws
+    assert 0.0 <= run.first_visit_ece <= 1.0 and 0 < run.late_informative <= 1

@@ -203,3 +203,18 @@ def test_offline_pass_rate_feature_estimates_the_base_models_pass_rate() -> None
     p0 = world.pass_rate(np.arange(world.num_active))
     assert np.abs(prior - p0).mean() < 0.1
     assert "prior_pass_rate" not in World(SMALL).features()
+
+
+def test_endogenous_ability_grows_only_through_informative_training() -> None:
+    cfg = SMALL.replace(endogenous_rate=0.05, arrival_fraction=0.0, practice_effect=0.0)
+    idle, busy = World(cfg), World(cfg)
+    ids = np.arange(64)
+    start = idle.abilities().copy()
+    for _ in range(20):
+        idle.train(ids, np.zeros((64, cfg.group_size)))  # zero-variance groups teach nothing
+        idle.advance()
+        busy.train(ids, np.tile([1.0, 0.0] * 4, (64, 1)))  # every group informative
+        busy.advance()
+    assert np.allclose(idle.abilities(), start)  # no exogenous drift
+    gain = busy.abilities() - start
+    assert np.all(gain > 0) and np.all(gain <= 20 * 3 * cfg.endogenous_rate + 1e-9)

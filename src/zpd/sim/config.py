@@ -53,6 +53,13 @@ class WorldConfig:
     """Mean ability gain per step (logits); the band of useful items drifts by this."""
     drift_spread: float = 0.8
     """Categories' drift rates are drift_rate * U(1 - spread, 1 + spread); in [0, 1]."""
+    endogenous_rate: float = 0.0
+    """If > 0, abilities do not drift on their own: they grow only through training. Each step
+    category c gains endogenous_rate * (its drift-rate weight) * (half the batch's informative
+    share + half its own informative groups / its expected share of the batch) logits, capped at
+    3 * endogenous_rate. A policy that trains more informative groups learns faster; one that
+    wastes rollouts stalls. drift_rate then only places the near-impossible tail (the gain a
+    run is expected to make)."""
     practice_effect: float = 0.15
     """Ability offset an item gains each time it is trained with an informative group (logits)."""
     practice_cap: float = 1.0
@@ -134,7 +141,7 @@ _INT_MIN = {
 _FLOAT_RANGE = {
     "ability_spread": (0.0, math.inf), "difficulty_offset": (-math.inf, math.inf),
     "difficulty_spread": (0.0, math.inf), "discrimination": (1e-3, math.inf),
-    "drift_rate": (0.0, math.inf), "drift_spread": (0.0, 1.0),
+    "drift_rate": (0.0, math.inf), "drift_spread": (0.0, 1.0), "endogenous_rate": (0.0, 10.0),
     "practice_effect": (0.0, math.inf), "practice_cap": (0.0, math.inf),
     "arrival_fraction": (0.0, 1.0), "arrival_start": (0.0, 1.0), "arrival_end": (0.0, 1.0),
     "arrival_shift": (-math.inf, math.inf), "feature_noise": (0.0, math.inf),

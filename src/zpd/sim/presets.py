@@ -26,6 +26,8 @@ class Preset(str, Enum):
     EASY_POOL = "easy-pool"
     PASS_RATE_PRIOR = "pass-rate-prior"
     MEMORIZATION = "memorization"
+    ENDOGENOUS = "endogenous"
+    SMALL_POOL = "small-pool"
 
 
 PRESET_HELP: dict[Preset, str] = {
@@ -44,6 +46,10 @@ PRESET_HELP: dict[Preset, str] = {
     "as after pass@k filtering; static (AdaRFT) uses it",
     Preset.MEMORIZATION: "training an item moves it fast (practice 0.5 logit per informative "
     "group, up to 4): re-sampling the same items goes stale quickly",
+    Preset.ENDOGENOUS: "ability grows only through training (informative groups), 300 steps: "
+    "a policy that wastes rollouts stalls, and the band moves only as fast as the policy teaches",
+    Preset.SMALL_POOL: "300 prompts, 8 per draw, 30 draws (a TRL-sized run): about 40% solved, "
+    "30% hopeless, 30% in band; fixation on a few prompts shows here",
 }
 
 _CHANGES: dict[Preset, dict[str, Any]] = {
@@ -58,6 +64,9 @@ _CHANGES: dict[Preset, dict[str, Any]] = {
     Preset.EASY_POOL: {"difficulty_offset": -1.5, "hard_share": 0.1},
     Preset.PASS_RATE_PRIOR: {"offline_samples": 8},
     Preset.MEMORIZATION: {"practice_effect": 0.5, "practice_cap": 4.0},
+    Preset.ENDOGENOUS: {"endogenous_rate": 0.02, "steps": 300},
+    Preset.SMALL_POOL: {"num_items": 300, "batch_size": 8, "steps": 30, "arrival_fraction": 0.0,
+                        "hard_share": 0.3, "difficulty_offset": -1.6, "difficulty_spread": 1.6},
 }
 
 

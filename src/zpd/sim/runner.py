@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -62,6 +62,9 @@ class RunConfig:
     """Seeds; seed s drives the curriculum and the world (world seed = WorldConfig.seed + s)."""
     max_rounds: int = 10
     """Post-filter policies (dapo): most sampling rounds per step (verl max_num_gen_batches)."""
+    coverage_window: int = 100
+    """Steps per window of the repeat metric: the largest share of a window's batches that any
+    one item was in (an item in every batch of a window scores 1)."""
 
     def __post_init__(self) -> None:
         policies = tuple(str(p) for p in self.policies)
@@ -75,6 +78,9 @@ class RunConfig:
             raise SimConfigError(f"seeds={seeds!r}: give one or more distinct integers >= 0")
         if not isinstance(self.max_rounds, int) or self.max_rounds < 1:
             raise SimConfigError(f"max_rounds={self.max_rounds!r}: give an integer >= 1")
+        if not isinstance(self.coverage_window, int) or self.coverage_window < 1:
+            raise SimConfigError(
+                f"coverage_window={self.coverage_window!r}: give an integer >= 1")
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,18 @@ class RunMetrics:
     """Mean true pass rate over the whole pool at the end (a learning proxy via practice)."""
     distinct: int = 0
     """Distinct items sampled over the run (coverage; low = the same few items over and over)."""
+    max_window_share: float = 0.0
+    """Largest share of the batches of any ``coverage_window``-step window that one item was in."""
+    mid_informative: float = 0.0
+    """Informative fraction over the middle of the run (steps 30 % .. 70 %)."""
+    late_informative: float = 0.0
+    """Informative fraction over the last 30 % of the run (a late collapse shows here)."""
+    first_visit_ece: float = float("nan")
+    """Calibration of the curriculum's pass-rate estimate at items' first visits: expected
+    calibration error over 10 equal-width bins of the estimate, against the true pass rate
+    (NaN when the curriculum has no ``estimate`` or nothing was visited)."""
+    first_visit_bias: float = float("nan")
+    """Mean (estimate - true pass rate) at first visits (< 0: the estimate lags a rising model)."""
 
     @property
     def informative_fraction(self) -> float:
@@ -136,6 +154,36 @@ class _Tally:
     near_impossible: int = 0
     pq_sum: float = 0.0
     cur_seconds: float = 0.0
+    step_ids: list[np.ndarray] = field(default_factory=list)  # per step: ids sampled (unique)
+    step_groups: list[int] = field(default_factory=list)  # per step: groups rolled out
+    step_informative: list[int] = field(default_factory=list)  # per step: informative groups
+    first_est: list[np.ndarray] = field(default_factory=list)  # estimates at first visits
+    first_true: list[np.ndarray] = field(default_factory=list)  # true p at first visits
+
+
+def max_window_share(step_ids: list[np.ndarray], window: int) -> float:
+    """Largest count of steps, within any ``window`` consecutive steps, that one item was
+    sampled in, divided by the window (over the whole run when it is shorter)."""
+    if not step_ids:
+        return 0.0
+    w = min(window, len(step_ids))
+    steps = np.concatenate([np.full(np.unique(x).size, t) for t, x in enumerate(step_ids)])
+    items = np.concatenate([np.unique(x) for x in step_ids]).astype(np.int64)
+    key = items * (len(step_ids) + w + 1) + steps  # (E,) sorted by item, then step
+    key.sort()
+    end = np.searchsorted(key, key + w)  # first entry of the same item at step >= s + w
+    return float((end - np.arange(key.size)).max()) / w
+
+
+def calibration_error(est: np.ndarray, true: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: bins of equal width over the estimate, weighted |mean
+    estimate - mean true pass rate| per bin (true pass rates, not outcomes: no sampling noise)."""
+    if est.size == 0:
+        return float("nan")
+    idx = np.minimum((est * bins).astype(np.int64), bins - 1)
+    cnt = np.bincount(idx, minlength=bins)
+    gap = np.abs(np.bincount(idx, weights=est - true, minlength=bins))
+    return float(gap.sum() / cnt.sum())
 
 
 def zpd_curriculum(policy: str, world: World, seed: int) -> CurriculumLike:
@@ -162,6 +210,7 @@ def run_policy(
     max_rounds: int = 10,
     factory: CurriculumFactory = zpd_curriculum,
     progress: Progress | None = None,
+    coverage_window: int = 100,
 ) -> RunMetrics:
     """Train ``policy`` for ``world_config.steps`` steps in a fresh world; return its counts."""
     start = time.perf_counter()
@@ -178,13 +227,27 @@ def run_policy(
         if progress is not None:
             progress(policy, seed, step + 1, steps)
     pool = np.arange(world.num_active)
+    est = np.concatenate(tally.first_est) if tally.first_est else np.zeros(0)
+    true = np.concatenate(tally.first_true) if tally.first_true else np.zeros(0)
     return RunMetrics(
         policy=policy, seed=seed, groups=tally.groups, informative=tally.informative,
         rollouts=tally.groups * world_config.group_size, near_impossible=tally.near_impossible,
         pq_sum=tally.pq_sum, seconds=time.perf_counter() - start,
         curriculum_seconds=tally.cur_seconds, final_mean_p=float(world.pass_rate(pool).mean()),
         distinct=int(tally.seen.sum()),
+        max_window_share=max_window_share(tally.step_ids, coverage_window),
+        mid_informative=_share(tally, 0.3, 0.7), late_informative=_share(tally, 0.7, 1.0),
+        first_visit_ece=calibration_error(est, true),
+        first_visit_bias=float(np.mean(est - true)) if est.size else float("nan"),
     )
+
+
+def _share(tally: _Tally, lo: float, hi: float) -> float:
+    """Informative fraction of the steps in [lo, hi) of the run."""
+    n = len(tally.step_groups)
+    a, b = int(round(lo * n)), max(int(round(hi * n)), int(round(lo * n)) + 1)
+    groups = sum(tally.step_groups[a:b])
+    return sum(tally.step_informative[a:b]) / groups if groups else 0.0
 
 
 def _train_step(
@@ -192,12 +255,20 @@ def _train_step(
 ) -> None:
     """One training step: sample, roll out, update; with a post-filter, refill to B groups."""
     batch = world.config.batch_size
+    groups0, informative0 = tally.groups, tally.informative
     kept = 0
+    step_ids = []
+    estimate = getattr(cur, "estimate", None)
     for _ in range(rounds):
         t0 = time.perf_counter()
         ids = np.asarray(cur.sample(batch))  # (B,)
         tally.cur_seconds += time.perf_counter() - t0
         p = world.pass_rate(ids)  # (B,) true pass rates at sampling time
+        first = ~tally.seen[ids]
+        if estimate is not None and np.any(first):
+            tally.first_est.append(np.asarray(estimate(ids[first]).mean, dtype=np.float64))
+            tally.first_true.append(p[first])
+        step_ids.append(ids)
         rewards = world.rollout(ids)  # (B, G)
         t0 = time.perf_counter()
         cur.update(ids, rewards)
@@ -218,6 +289,9 @@ def _train_step(
         kept += used
         if kept >= batch:
             break
+    tally.step_ids.append(np.unique(np.concatenate(step_ids)))
+    tally.step_groups.append(tally.groups - groups0)
+    tally.step_informative.append(tally.informative - informative0)
 
 
 def _add_arrivals(cur: CurriculumLike, world: World, arrived: int, tally: _Tally) -> None:
@@ -243,7 +317,7 @@ def run_comparison(
     return [
         run_policy(
             world_config, policy, seed, max_rounds=run_config.max_rounds, factory=factory,
-            progress=progress,
+            progress=progress, coverage_window=run_config.coverage_window,
         )
         for policy in run_config.policies
         for seed in run_config.seeds

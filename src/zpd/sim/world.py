@@ -18,8 +18,13 @@ proxy loosely tied to difficulty), and optionally ``prior_pass_rate`` (successes
 of the base model, as offline pass@k filtering produces; it also exposes broken items). Item ids
 are world indices: the initial pool is ``0 .. initial_items-1``, arrivals take the next ids.
 
-What it is not: a language model, a trainer or a curriculum. Ability drift is exogenous (the run's
-progress); only practice responds to the policy. The world never looks at a policy's internals.
+With ``endogenous_rate > 0`` ability grows only through training (the endogenous-learning world):
+each step a category gains in proportion to the informative groups trained on it, so a policy
+that wastes rollouts stalls and one that trains in band learns faster.
+
+What it is not: a language model, a trainer or a curriculum. By default ability drift is exogenous
+(the run's progress) and only practice responds to the policy. The world never looks at a
+policy's internals.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ class World:
         self._draw_features(rng)
         self._schedule_arrivals()
         self._practice = np.zeros(config.num_items)  # (N,) logits gained by training
+        self._learned = np.zeros(config.num_categories)  # (C,) endogenous ability gained
+        self._pending = np.zeros(config.num_categories)  # (C,) informative groups this step
         self._step = 0
         self._active = config.initial_items
 
@@ -141,6 +148,8 @@ class World:
 
     def abilities(self) -> np.ndarray:
         """(C,) category abilities now (logits)."""
+        if self.config.endogenous_rate > 0:
+            return self._theta0 + self._learned
         return self._theta0 + self._rates * self._step
 
     def pass_rate(self, ids: np.ndarray) -> np.ndarray:
@@ -184,11 +193,21 @@ class World:
                 "give one row of G rewards per id"
             )
         trained = ids[has_signal(rewards)]
+        np.add.at(self._pending, self._cat[trained], 1.0)
         np.add.at(self._practice, trained, self.config.practice_effect)
         np.minimum(self._practice, self.config.practice_cap, out=self._practice)
 
     def advance(self) -> int:
-        """End the step: abilities drift, due arrivals join. Returns how many items arrived."""
+        """End the step: abilities drift (or learn), due arrivals join. Returns how many arrived."""
+        rate = self.config.endogenous_rate
+        if rate > 0:  # (C,) half shared transfer, half skill-specific, relative to pool share
+            b = self.config.batch_size
+            dr = self.config.drift_rate
+            weight = self._rates / dr if dr > 0 else np.ones_like(self._rates)  # mean ~1
+            own = self._pending / (b * self._shares)
+            gain = rate * weight * (0.5 * self._pending.sum() / b + 0.5 * own)
+            self._learned += np.minimum(gain, 3.0 * rate)
+        self._pending[:] = 0.0
         self._step += 1
         due = int(self._wave_sizes[self._wave_steps == self._step].sum())
         self._active += due
