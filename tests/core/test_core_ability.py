@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from corehelpers import rollout
 
 import zpd
@@ -117,3 +118,23 @@ def test_mastered_items_are_replayed_as_anchors() -> None:
     off = zpd.Curriculum(n, seed=0, config={"zpd": {"anchor_share": 0.0}})
     off.sample(5)
     assert off.anchor_ids.size == 0
+
+
+def test_offline_pass_rates_seed_the_posterior_before_any_rollout() -> None:
+    """BOTS (arXiv 2510.26374): offline rates place items at once; NaN items stay at the prior."""
+    p = np.array([0.0] * 20 + [1.0] * 20 + [0.5] * 20 + [np.nan] * 20)
+    cur = zpd.Curriculum(80, seed=0, features={"prior_pass_rate": p})
+    est = cur.estimate(np.arange(80)).mean
+    assert est[:20].max() < 0.15 < 0.6 < est[20:40].min()
+    assert np.all(np.abs(est[40:60] - 0.5) < 0.05)
+    assert np.ptp(est[60:]) < 1e-9  # no offline rate: one shared prior
+    picked = cur.sample(10)
+    assert np.all((picked >= 40) & (picked < 80))  # the seeded in-band items and the unknown
+    off = zpd.Curriculum(80, seed=0, features={"prior_pass_rate": p},
+                         config={"ability": {"offline_samples": 0.0}})
+    assert np.ptp(off.estimate(np.arange(40)).mean) < 0.3  # only a regression input then
+    new = cur.add_items(2, {"prior_pass_rate": np.array([0.0, 1.0])})
+    e2 = cur.estimate(new).mean
+    assert e2[0] < 0.15 < 0.5 < e2[1]
+    with pytest.raises(zpd.FeatureError, match="prior_pass_rate"):
+        zpd.Curriculum(3, features={"prior_pass_rate": np.array([0.2, 1.5, 0.1])})

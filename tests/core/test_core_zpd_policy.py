@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from corehelpers import rollout
 
 import zpd
@@ -53,7 +54,8 @@ def test_small_pool_visits_every_item() -> None:
     visited = {}
     for bonus in (1.0, 0.0):
         cur = zpd.Curriculum(18, seed=3, config={"zpd": {"first_visit": bonus,
-                                                          "anchor_share": 0.0}})
+                                                          "anchor_share": 0.0,
+                                                          "repeat_cap": 0}})
         seen = np.zeros(18, bool)
         cur.update(np.arange(11), rollout(p, np.arange(11), 8, rng))  # mid items known first
         for _ in range(12):
@@ -63,6 +65,32 @@ def test_small_pool_visits_every_item() -> None:
         visited[bonus] = int(seen[11:].sum())
     assert visited[1.0] == 7
     assert visited[0.0] < 7  # without the bonus the unseen items starve
+
+
+def test_repeat_cap_bounds_picks_per_window_and_yields_in_small_pools() -> None:
+    """300 items, 30% in band: no item in two of any 4 consecutive draws (the default cap),
+    many more distinct items than without the cap; a pool too small for the cap still
+    fills every draw, fewest recent picks first."""
+    rng = np.random.default_rng(5)
+    p = np.concatenate([np.full(120, 0.99), np.full(90, 0.5), np.full(90, 0.0)])
+    distinct = {}
+    for cap in (1, 0):
+        cur = zpd.Curriculum(300, seed=1, config={"zpd": {"repeat_cap": cap}})
+        draws = []
+        for _ in range(30):
+            ids = cur.sample(8)
+            draws.append(set(ids.tolist()))
+            cur.update(ids, rollout(p, ids, 8, rng))
+        most = max(sum(i in d for d in draws[t:t + 4]) for t in range(27) for i in draws[t])
+        distinct[cap] = len(set().union(*draws))
+        if cap:
+            assert most == 1
+    assert distinct[1] > 1.5 * distinct[0]
+    small = zpd.Curriculum(10, seed=0)
+    for _ in range(6):
+        ids = small.sample(6)  # 6 of 10 per draw: the cap must yield
+        assert np.unique(ids).size == 6
+        small.update(ids, rollout(np.full(10, 0.5), ids, 8, rng))
 
 
 def test_reservoir_is_a_bounded_uniform_sample_of_mastered_items() -> None:
@@ -105,3 +133,19 @@ def test_training_shift_raises_the_posterior_of_trained_items() -> None:
     ref.update([0], mixed)
     assert cur.estimate([0]).mean[0] > ref.estimate([0]).mean[0] + 0.05
     assert before < 1.0
+
+
+def test_coverage_metrics_follow_the_recent_draws() -> None:
+    cur = zpd.Curriculum(100, policy="uniform", seed=0)
+    assert cur.coverage()["curriculum/distinct_in_window"] == 0.0
+    first = cur.sample(10)
+    m = cur.coverage()
+    assert m["curriculum/first_visit_share"] == 1.0
+    assert m["curriculum/distinct_in_window"] == 10.0
+    assert m["curriculum/max_repeats_in_window"] == 1.0
+    cur.update(first, np.ones((10, 8)))
+    for _ in range(zpd.core.curriculum.COVERAGE_WINDOW + 2):
+        ids = cur.sample(10)
+    share = float(np.mean(~np.isin(ids, first)))  # only `first` was ever observed
+    assert cur.coverage()["curriculum/first_visit_share"] == pytest.approx(share)
+    assert 10 <= cur.coverage()["curriculum/distinct_in_window"] <= 80  # 8 draws of 10

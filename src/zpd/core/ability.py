@@ -216,6 +216,24 @@ class AbilityModel:
         self._eff = None
         self._agg = None
 
+    def seed_offline(self, ids: I64, rate: F64, samples: F64) -> None:
+        """Seed the evidence of never-observed ``ids`` with offline pass rates (BOTS, arXiv
+        2510.26374): ``samples`` rollouts at ``rate``, as if seen at the ability of now.
+
+        NaN rates and non-positive sample counts are skipped. The abilities are not moved
+        (the rates were measured with another model); only item difficulties are placed.
+        """
+        use = np.isfinite(rate) & (samples > 0) & (self.diff_last[ids] < 0)
+        ids, rate, samples = ids[use], np.clip(rate[use], 0.0, 1.0), samples[use]
+        if ids.size == 0:
+            return
+        theta = (self.theta0 + self.delta)[self.category[ids]]
+        self.ev_k[ids] = (rate * samples).astype(np.float32)
+        self.ev_n[ids] = samples.astype(np.float32)
+        self.ev_theta[ids] = theta.astype(np.float32)
+        self.ev_x[ids] = 0.0
+        self.diff_last[ids] = np.int32(0)
+
     # ------------------------------------------------------------ predictions
     def _round_step(self) -> tuple[float, float, F64, F64, float, float]:
         """The Newton step the pending evidence implies (pure; used by flush and predictions).

@@ -151,6 +151,14 @@ class AbilityConfig:
     """Prior share of near-impossible items (a mixture component); refitted online; 0 = off."""
     tail_pass_rate: float = 0.005
     """Pass rate of an item in the near-impossible component."""
+    offline_feature: str = "prior_pass_rate"
+    """Numeric feature holding offline pass rates in [0, 1] (reference-model samples, or
+    ``zpd score difficulty``). When present, each item's difficulty evidence is seeded with
+    them, as if observed at the starting ability (BOTS, arXiv 2510.26374): the posterior and
+    the ability model place the item before its first rollout. NaN = no offline rate."""
+    offline_samples: float = 8.0
+    """Rollouts an offline pass rate counts as (its k); a ``prior_samples`` feature, if
+    given, overrides it per item. 0 = use the feature only as a regression input."""
 
     def __post_init__(self) -> None:
         _num(self, "ability_drift", 0.0, 10.0)
@@ -165,6 +173,9 @@ class AbilityConfig:
         _num(self, "practice_prior_var", 0.0, 10.0)
         _num(self, "tail_share", 0.0, 0.5)
         _num(self, "tail_pass_rate", 0.0, 0.1, lo_open=True)
+        if not isinstance(self.offline_feature, str) or not self.offline_feature:
+            raise ConfigError("AbilityConfig.offline_feature must be a non-empty string")
+        _num(self, "offline_samples", 0.0, 1e6)
 
 
 @dataclass(frozen=True)
@@ -173,10 +184,14 @@ class ZpdPolicyConfig:
 
     pool_factor: int = 8
     """Candidates scored per requested item (random pool of pool_factor * n ids)."""
-    frontier_factor: int = 4
-    """Candidates also include the last frontier_factor * n ids that gave a mixed group."""
-    exploration: float = 0.4
-    """Weight of the posterior-uncertainty bonus added to P(mixed group)."""
+    frontier_factor: int = 12
+    """Candidates also include the last frontier_factor * n ids that gave a mixed group.
+    12 (was 4): with the repeat cap, the last draws' picks are not eligible, so the ring must
+    hold more than they do, or the cap sends picks to untried (riskier) items."""
+    exploration: float = 0.8
+    """Weight of the posterior-uncertainty bonus added to P(mixed group). Raised from 0.4 with
+    the repeat cap: the cap sends more picks to fresh items, and uncertainty is what tells
+    which fresh items are worth a visit (docs/coverage.md)."""
     tail_budget: float = 0.03
     """Largest expected share of a batch on items that may be near-impossible (the mean of
     the picks' tail probabilities). Such prompts waste rollouts and their rare lucky
@@ -200,6 +215,14 @@ class ZpdPolicyConfig:
     small pools no item stays unvisited for long; in large pools (< 1 visit per item) it is 0."""
     mastery_threshold: float = 0.9
     """An observed item whose posterior mean is at least this counts as mastered."""
+    repeat_window: int = 4
+    """Draws (this one included) over which ``repeat_cap`` counts an item's picks."""
+    repeat_cap: int = 1
+    """Most picks of one item within any ``repeat_window`` consecutive draws (0 = no cap).
+    A prompt trained in draw after draw is memorised, not learned from, and its pass rate
+    stops measuring ability. The cap yields when the pool is short: capped items then fill
+    the batch, fewest recent picks first. Default 1 in 4: no item in more than 25 % of any
+    run's batches (measured: docs/coverage.md)."""
     drift_tilt: float = 4.0
     """How strongly drift pressure 1.0 tilts scores toward easier items (exponent on mean)."""
 
@@ -215,6 +238,8 @@ class ZpdPolicyConfig:
         _int(self, "anchor_reservoir", 0, 1 << 20)
         _num(self, "first_visit", 0.0, 10.0)
         _num(self, "mastery_threshold", 0.5, 1.0, lo_open=True, hi_open=True)
+        _int(self, "repeat_window", 1, 4096)
+        _int(self, "repeat_cap", 0, self.repeat_window)
         _num(self, "drift_tilt", 0.0, 100.0)
 
 
@@ -243,20 +268,26 @@ class MoppsConfig:
 
 @dataclass(frozen=True)
 class GresoConfig:
-    """GRESO (arXiv 2506.02177): probabilistic pre-rollout skip of zero-variance prompts."""
+    """GRESO (arXiv 2506.02177) as released (Infini-AI-Lab/GRESO, ``DataProfiler`` and the
+    ``all_probabilistic`` strategy of its ``ray_trainer.py``; defaults from its training
+    scripts): epochs over the data, probabilistic pre-rollout skips of zero-variance prompts."""
 
     p_easy: float = 0.5
     """Initial base keep probability of prompts that were all-correct (kept with p^k)."""
     p_hard: float = 0.5
     """Initial base keep probability of prompts that were all-wrong."""
     delta: float = 0.01
-    """Step by which p_easy / p_hard adapt after each update."""
-    target_easy: float = 0.125
-    """Target share of all-correct groups per batch (the paper holds the total near 0.25)."""
-    target_hard: float = 0.125
-    """Target share of all-wrong groups per batch."""
+    """Step by which p_easy / p_hard adapt after each update (from the second epoch on)."""
+    target_easy: float = 0.25 / 3
+    """Target share of all-correct groups per step (the release: target_zero_variance / 3)."""
+    target_hard: float = 0.25 * 2 / 3
+    """Target share of all-wrong groups per step (the release: 2 * target_zero_variance / 3)."""
     min_keep: float = 0.01
     """Floor of the keep probability, so no prompt is skipped forever."""
+    min_p: float = 0.05
+    """Lower bound of p_easy and p_hard (the release's ``min_p``)."""
+    max_p: float = 0.95
+    """Upper bound of p_easy and p_hard (the release's ``max_p``)."""
 
     def __post_init__(self) -> None:
         _num(self, "p_easy", 0.0, 1.0)
@@ -265,6 +296,8 @@ class GresoConfig:
         _num(self, "target_easy", 0.0, 1.0)
         _num(self, "target_hard", 0.0, 1.0)
         _num(self, "min_keep", 0.0, 1.0, lo_open=True)
+        _num(self, "min_p", 0.0, 1.0)
+        _num(self, "max_p", self.min_p, 1.0)
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,16 @@ from zpd.core.checks import (
     check_rewards,
 )
 from zpd.core.config import AdvantageKind, CurriculumConfig, PolicyName
+from zpd.core.coverage import RecentDraws
 from zpd.core.errors import ConfigError, FeatureError, SampleSizeError, StateError
 from zpd.core.policies import ItemRead, Observation, Policy, make_policy, quarantine_mask
 from zpd.core.state import VERSION, check_header, read_state, write_state
 from zpd.core.tracker import NEVER, Tracker, beta_moments
 
-__all__ = ["Curriculum", "Estimate"]
+__all__ = ["COVERAGE_WINDOW", "Curriculum", "Estimate"]
+
+COVERAGE_WINDOW = 8
+"""Draws the coverage metrics of :meth:`Curriculum.coverage` look back over."""
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -101,6 +105,7 @@ class Curriculum:
         cat = category if category is not None else np.zeros(n, dtype=np.int32)
         self._tracker = Tracker(self.config.tracker, n)
         self._ability = AbilityModel(self.config.ability, cat, self._scaler.transform(numeric, n))
+        self._seed_offline(np.arange(n, dtype=np.int64), numeric)
         self._policy: Policy = make_policy(policy)
         self._policy.bind(n, numeric, self.config)
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
@@ -108,6 +113,7 @@ class Curriculum:
         self._drift = 0.0
         self._last_ids: I64 = np.zeros(0, dtype=np.int64)
         self._anchor_ids: I64 = np.zeros(0, dtype=np.int64)
+        self._meter = _CoverageMeter()
         self._view = _View(self)
 
     # ----------------------------------------------------------------- properties
@@ -217,7 +223,17 @@ class Curriculum:
             raise
         self._last_ids = sel.ids.astype(np.int64)
         self._anchor_ids = sel.anchors.astype(np.int64)
+        self._meter.record(self._last_ids, self._tracker.seen(self._last_ids))
         return self._last_ids.copy()
+
+    def coverage(self) -> dict[str, float]:
+        """Coverage of the last :data:`COVERAGE_WINDOW` draws, as ``curriculum/*`` metrics:
+        distinct ids, the most draws one id was in, and the share of the last draw never
+        observed before (first visits). A meter, not state: it restarts after a load."""
+        m = self._meter
+        return {"curriculum/distinct_in_window": float(m.recent.distinct()),
+                "curriculum/max_repeats_in_window": float(m.recent.max_repeats()),
+                "curriculum/first_visit_share": m.first_share}
 
     def update(self, ids: object, rewards: object) -> None:
         """Record rollout rewards (len(ids), G) in [0, 1] (binary or fractional) of ``ids``.
@@ -267,7 +283,27 @@ class Curriculum:
         self._policy.add_items(k, numeric)  # may raise (validates its own feature needs)
         self._tracker.append(k)
         self._ability.append(category, X)
-        return np.arange(old, old + k, dtype=np.int64)
+        new = np.arange(old, old + k, dtype=np.int64)
+        self._seed_offline(new, numeric)
+        return new
+
+    def _seed_offline(self, ids: I64, numeric: Mapping[str, F64]) -> None:
+        """Offline pass rates (``config.ability.offline_feature``) seed the items' evidence."""
+        cfg = self.config.ability
+        rate = numeric.get(cfg.offline_feature)
+        if rate is None or cfg.offline_samples <= 0:
+            return
+        rate = np.asarray(rate, dtype=np.float64)
+        if rate.ndim != 1 or np.any(rate[np.isfinite(rate)] < 0) or np.any(
+                rate[np.isfinite(rate)] > 1):
+            raise FeatureError(
+                f"feature {cfg.offline_feature!r} must hold pass rates in [0, 1] (NaN = none)")
+        given = numeric.get("prior_samples")
+        k = (np.asarray(given, dtype=np.float64).reshape(-1) if given is not None
+             else np.full(ids.size, cfg.offline_samples))
+        if k.shape != (ids.size,):
+            raise FeatureError("feature 'prior_samples' must be 1-D, one count per item")
+        self._ability.seed_offline(ids, rate, np.nan_to_num(k, nan=cfg.offline_samples))
 
     def _new_features(self, k: int, features: Mapping[str, object] | None
                       ) -> tuple[npt.NDArray[np.int32], dict[str, F64]]:
@@ -367,12 +403,25 @@ class Curriculum:
         cur = cls.__new__(cls)
         cur.config = cfg
         cur._policy = pol
+        cur._meter = _CoverageMeter()
         cur._view = _View(cur)
         _Restored.build(header, arrays, pol, cfg, fresh=True).install(cur)
         return cur
 
 
 # ------------------------------------------------------------------------- helpers
+class _CoverageMeter:
+    """Recent draws and the first-visit share of the last one (metrics only)."""
+
+    def __init__(self) -> None:
+        self.recent = RecentDraws(COVERAGE_WINDOW)
+        self.first_share = 0.0
+
+    def record(self, ids: I64, seen: npt.NDArray[np.bool_]) -> None:
+        self.recent.push(ids)
+        self.first_share = float(np.mean(~seen)) if ids.size else 0.0
+
+
 def _check_group_size(g: object) -> int:
     if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or not 1 <= int(g) <= 65536:
         raise ConfigError(f"group_size must be an integer in [1, 65536], got {g!r}")

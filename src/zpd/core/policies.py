@@ -26,6 +26,7 @@ from zpd.core.config import (
     StaticConfig,
     ZpdPolicyConfig,
 )
+from zpd.core.coverage import RecentDraws
 from zpd.core.errors import ConfigError, FeatureError, StateError, ZpdError
 from zpd.core.tracker import beta_cdf, beta_moments, prob_mixed
 
@@ -239,6 +240,7 @@ class ZpdPolicy:
         self.pend_mastered: I64 = np.zeros(0, dtype=np.int64)  # this round's mastered ids
         self.visits = 0  # ids selected so far (for the first-visit bonus)
         self.price = 0.0  # Lagrange multiplier of the tail budget
+        self.recent = RecentDraws(0)  # the previous repeat_window - 1 draws (repeat cap)
 
     def configure(self, cfg: CurriculumConfig) -> None:
         if self.cfg is None:
@@ -255,6 +257,7 @@ class ZpdPolicy:
         self.pend_mastered = np.zeros(0, dtype=np.int64)
         self.visits = 0
         self.price = 0.0
+        self.recent = RecentDraws(self.cfg.repeat_window - 1)
 
     def add_items(self, n: int, numeric: dict[str, F64]) -> None:
         return None
@@ -313,6 +316,7 @@ class ZpdPolicy:
     def state(self) -> tuple[Arrays, Meta]:
         arrays = {"frontier": self.frontier.copy(), "pending": self.pending.copy(),
                   "reservoir": self.reservoir.copy(), "pend_mastered": self.pend_mastered.copy()}
+        arrays.update({f"recent_{k}": v for k, v in self.recent.state().items()})
         meta = {"pos": self.pos, "offered": self.offered, "visits": self.visits,
                 "price": self.price}
         return arrays, meta
@@ -329,6 +333,8 @@ class ZpdPolicy:
             if p is None or p.ndim != 1 or (p.size and (p.dtype.kind not in "iu" or p.min() < 0
                                                         or p.max() >= num_items)):
                 raise StateError(f"zpd policy state needs a 1-D {key!r} array of item ids")
+        assert self.cfg is not None
+        RecentDraws.check_state(arrays, "recent_", num_items, self.cfg.repeat_window - 1)
         pos, size = meta.get("pos"), arrays["frontier"].size
         if isinstance(pos, bool) or not isinstance(pos, int) or not 0 <= pos <= max(size - 1, 0):
             raise StateError(f"zpd policy 'pos' must be an index into the frontier, got {pos!r}")
@@ -349,6 +355,9 @@ class ZpdPolicy:
         self.pos, self.offered = int(meta["pos"]), int(meta["offered"])
         self.visits = int(meta["visits"])
         self.price = float(meta["price"])
+        assert self.cfg is not None
+        self.recent = RecentDraws(self.cfg.repeat_window - 1)
+        self.recent.load_state(arrays, "recent_")
 
     def candidates(self, view: ItemView, n: int, rng: np.random.Generator) -> I64:
         """Random pool of pool_factor * n ids, the frontier ring and the mastered reservoir,
@@ -379,24 +388,32 @@ class ZpdPolicy:
         order = np.asarray(rng.random(pool.shape[0]), np.float64)  # tie-breaks, anchor order
         bonus = cfg.exploration * sd * (1.0 - r.tail)  # explore the plausible, not the tail
         harm = self.price * r.tail  # near-impossible picks teach shortcuts: priced
-        score = prob_mixed(r.a, r.b, view.group_size) + bonus - harm + 1e-9 * order
-        starved = cfg.first_visit * min(max(self.visits / view.num_items - 1.0, 0.0), 1.0)
+        mixed = prob_mixed(r.a, r.b, view.group_size)  # (M,)
+        score = mixed + bonus - harm + 1e-9 * order
+        starved = cfg.first_visit * min(max(2.0 * self.visits / view.num_items - 1.0, 0.0), 1.0)
         if starved > 0.0:
-            score = score + starved * ~r.seen
+            score = score + starved * mixed * ~r.seen  # unseen and plausibly in band
         if view.drift_pressure > 0.0:
             score = score * mean ** (cfg.drift_tilt * view.drift_pressure)
+        repeats = self.recent.counts(pool)  # (M,) picks in the previous draws of the window
+        free = repeats < cfg.repeat_cap if cfg.repeat_cap else np.ones(pool.shape[0], bool)
         taken = np.zeros(pool.shape[0], dtype=bool)
         n_anchor = _stochastic_round(cfg.anchor_share * n, rng)
         n_probe = _stochastic_round(cfg.probe_share * n, rng)
-        anchors = self._pick(mastered, order, n_anchor, taken)
-        probes = self._pick(quarantined, r.predicted, n_probe, taken)
+        anchors = self._pick(mastered & free, order, n_anchor, taken)
+        probes = self._pick(quarantined & free, r.predicted, n_probe, taken)
         rest = n - anchors.size - probes.size
-        main = self._pick(~quarantined & ~mastered, score, rest, taken)
-        if main.size < rest:  # pool short of regular items: fill by score from the remainder
-            extra = self._pick(np.ones_like(taken), score, rest - main.size, taken)
-            main = np.concatenate([main, extra])
+        regular = ~quarantined & ~mastered
+        main = self._pick(regular & free, score, rest, taken)
+        yield_score = score - 10.0 * repeats  # the cap yields: fewest recent picks first
+        for eligible, by in ((regular, yield_score), (free, score),
+                             (np.ones_like(taken), yield_score)):
+            if main.size >= rest:
+                break  # pool short of regular items: capped ones, then the remainder
+            main = np.concatenate([main, self._pick(eligible, by, rest - main.size, taken)])
         picked = np.concatenate([main, probes, anchors])
         ids = pool[picked[rng.permutation(picked.size)]]  # random order, not id order
+        self.recent.push(ids)
         self.visits += n
         # Dual ascent on the tail budget: raise the price while the batch is over it.
         over = float(r.tail[main].sum()) / n - cfg.tail_budget
@@ -437,13 +454,19 @@ class Dapo(Uniform):
 
 # --------------------------------------------------------------------------- greso
 class Greso:
-    """GRESO selective rollout (arXiv 2506.02177).
+    """GRESO selective rollout (arXiv 2506.02177), as its authors released it.
 
-    Prompts are visited in random order; a prompt whose last k rollout groups were all
-    zero-variance (all correct, or all wrong) is kept with probability max(p^k, min_keep), with
-    p = p_easy or p_hard, and skipped otherwise, until the batch is full. After each update
-    p_easy (p_hard) moves by -delta if the batch's share of all-correct (all-wrong) groups is
-    above its target, else by +delta. Per-item state: one int8 streak (+k easy, -k hard).
+    Faithful to Infini-AI-Lab/GRESO (``verl/trainer/ttis/presampling_selector.py``,
+    ``DataProfiler.filter_examples_all_probabilistic``, and ``ray_trainer.py``): prompts are
+    walked in epochs, each a fresh random order of the pool. A prompt whose last k groups were
+    all zero-variance (all correct, or all wrong) is skipped with probability
+    1 - max(p^k, min_keep), p = p_easy or p_hard, and a skipped prompt waits for the next
+    epoch; a never-rolled-out prompt is never skipped, so the first epoch skips nothing. From
+    the second epoch on, after each update p_easy (p_hard) moves by -delta if the update's
+    share of all-correct (all-wrong) groups is at or above its target (0.083 and 0.167: a
+    zero-variance target of 0.25 split 1:2), else by +delta, within [min_p, max_p] = [0.05,
+    0.95]. Items added mid-run join the current epoch at a random place among the prompts not
+    yet walked. Per-item state: an int8 streak (+k easy, -k hard) and the epoch order (int64).
     """
 
     name = PolicyName.GRESO
@@ -452,6 +475,9 @@ class Greso:
     def __init__(self, config: GresoConfig | None = None) -> None:
         self.cfg = config
         self.streak: npt.NDArray[np.int8] = np.zeros(0, dtype=np.int8)
+        self.order: I64 = np.zeros(0, dtype=np.int64)  # this epoch's walk
+        self.cursor = 0  # next position of the walk
+        self.epoch = 0
         self.p_easy = 0.5
         self.p_hard = 0.5
 
@@ -463,10 +489,15 @@ class Greso:
         self.configure(cfg)
         assert self.cfg is not None
         self.streak = np.zeros(num_items, dtype=np.int8)
+        self.order = np.zeros(0, dtype=np.int64)  # drawn at the first select()
+        self.cursor, self.epoch = 0, -1
         self.p_easy, self.p_hard = self.cfg.p_easy, self.cfg.p_hard
 
     def add_items(self, n: int, numeric: dict[str, F64]) -> None:
+        old = self.streak.shape[0]
         self.streak = append_rows(self.streak, np.zeros(n, dtype=np.int8))
+        if self.order.size:  # join the rest of this epoch's walk (placed by the next select)
+            self.order = np.concatenate([self.order, np.arange(old, old + n, dtype=np.int64)])
 
     def keep_probability(self, ids: I64) -> F64:
         """Probability that each id survives the pre-rollout filter."""
@@ -477,22 +508,39 @@ class Greso:
         out: F64 = np.maximum(keep, self.cfg.min_keep)
         return out
 
+    def _new_epoch(self, rng: np.random.Generator, num_items: int) -> None:
+        self.order = rng.permutation(num_items).astype(np.int64)
+        self.cursor = 0
+        self.epoch += 1
+
+    def _shuffle_tail(self, rng: np.random.Generator) -> None:
+        """Items appended mid-epoch take random places among the prompts not yet walked."""
+        rest = self.order[self.cursor:]
+        self.order[self.cursor:] = rest[rng.permutation(rest.size)]
+
     def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
+        if self.order.size < view.num_items and self.order.size:
+            self._shuffle_tail(rng)
+        if self.order.size == 0:
+            self._new_epoch(rng, view.num_items)
         kept: list[I64] = []
         skipped: list[I64] = []
-        total = 0
-        visited = np.zeros(0, dtype=np.int64)
-        m = max(2 * n, 64)
-        while total < n and visited.size < view.num_items:
-            pool = _fresh_pool(rng, view.num_items, m, visited)  # random order, unvisited
-            visited = np.concatenate([visited, pool])
-            keep = rng.random(pool.shape[0]) < self.keep_probability(pool)
-            kept.append(pool[keep][: n - total])
-            skipped.append(pool[~keep])
+        total, walked = 0, 0
+        while total < n and walked < 2 * view.num_items:  # two epochs at most per draw
+            if self.cursor >= self.order.size:
+                self._new_epoch(rng, view.num_items)
+            chunk = self.order[self.cursor:self.cursor + max(2 * (n - total), 64)]
+            dup = np.isin(chunk, np.concatenate(kept)) if kept else np.zeros(chunk.size, bool)
+            keep = (rng.random(chunk.shape[0]) < self.keep_probability(chunk)) & ~dup
+            cut = _cut_after(keep, n - total)  # walk only as far as the draw needs
+            self.cursor += cut
+            walked += cut
+            kept.append(chunk[:cut][keep[:cut]])
+            skipped.append(chunk[:cut][~keep[:cut] & ~dup[:cut]])
             total += kept[-1].size
-            m *= 2
-        if total < n:  # the whole pool was visited: fill with skipped prompts, in visit order
-            kept.append(np.concatenate(skipped)[: n - total])
+        if total < n:  # two epochs skipped nearly everything: fill with skipped prompts
+            pool = np.concatenate(skipped)
+            kept.append(pool[~np.isin(pool, np.concatenate(kept))][: n - total])
         return Selection(ids=np.concatenate(kept)[:n])
 
     def observe(self, obs: Observation) -> None:
@@ -501,27 +549,47 @@ class Greso:
         s = self.streak[obs.ids].astype(np.int16)
         s = np.where(easy, np.maximum(s, 0) + 1, np.where(hard, np.minimum(s, 0) - 1, 0))
         self.streak[obs.ids] = np.clip(s, -127, 127).astype(np.int8)
-        if obs.ids.size:
-            step = self.cfg.delta
+        if obs.ids.size and self.epoch >= 1:  # the release adapts from the second epoch on
+            c = self.cfg
             share_easy, share_hard = float(easy.mean()), float(hard.mean())
-            self.p_easy += -step if share_easy > self.cfg.target_easy else step
-            self.p_hard += -step if share_hard > self.cfg.target_hard else step
-            self.p_easy = float(np.clip(self.p_easy, 0.0, 1.0))
-            self.p_hard = float(np.clip(self.p_hard, 0.0, 1.0))
+            self.p_easy += -c.delta if share_easy >= c.target_easy else c.delta
+            self.p_hard += -c.delta if share_hard >= c.target_hard else c.delta
+            self.p_easy = float(np.clip(self.p_easy, c.min_p, c.max_p))
+            self.p_hard = float(np.clip(self.p_hard, c.min_p, c.max_p))
 
     def state(self) -> tuple[Arrays, Meta]:
-        return {"streak": self.streak.copy()}, {"p_easy": self.p_easy, "p_hard": self.p_hard}
+        arrays: Arrays = {"streak": self.streak.copy(), "order": self.order.copy()}
+        return arrays, {"p_easy": self.p_easy, "p_hard": self.p_hard, "cursor": self.cursor,
+                        "epoch": self.epoch}
 
     def check_state(self, arrays: Arrays, meta: Meta, num_items: int) -> None:
         _check_array(arrays, "streak", num_items, "i")
+        order = arrays.get("order")
+        if order is None or order.ndim != 1 or order.size > num_items or (order.size and (
+                order.dtype.kind not in "iu" or order.min() < 0 or order.max() >= num_items)):
+            raise StateError("GRESO state 'order' must be a 1-D array of item ids")
         for key in ("p_easy", "p_hard"):
             v = meta.get(key)
             if not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
                 raise StateError(f"GRESO state {key!r} must be a number in [0, 1], got {v!r}")
+        cursor, epoch = meta.get("cursor"), meta.get("epoch")
+        if isinstance(cursor, bool) or not isinstance(cursor, int) or not (
+                0 <= cursor <= order.size):
+            raise StateError(f"GRESO state 'cursor' must index its epoch order, got {cursor!r}")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < -1:
+            raise StateError(f"GRESO state 'epoch' must be an integer >= -1, got {epoch!r}")
 
     def load_state(self, arrays: Arrays, meta: Meta) -> None:
         self.streak = arrays["streak"].astype(np.int8)
+        self.order = arrays["order"].astype(np.int64)
         self.p_easy, self.p_hard = float(meta["p_easy"]), float(meta["p_hard"])
+        self.cursor, self.epoch = int(meta["cursor"]), int(meta["epoch"])
+
+
+def _cut_after(keep: npt.NDArray[np.bool_], need: int) -> int:
+    """How many entries of a walk to consume so that ``need`` kept ones are taken (or all)."""
+    pos = np.flatnonzero(keep)
+    return int(pos[need - 1]) + 1 if pos.size >= need else int(keep.size)
 
 
 def _fresh_pool(rng: np.random.Generator, num_items: int, m: int, visited: I64) -> I64:

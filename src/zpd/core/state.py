@@ -25,9 +25,10 @@ __all__ = ["FORMAT", "VERSION", "read_state", "write_state"]
 
 FORMAT = "zpd.curriculum"
 """Format name written in every header."""
-VERSION = 2
+VERSION = 3
 """Format version; files of any other version are refused. 2: zpd policy mastered-item
-reservoir and tail price, static policy percentile reference, narrow category dtype."""
+reservoir and tail price, static policy percentile reference, narrow category dtype.
+3: zpd policy recent draws (repeat cap), GRESO epoch walk (order, cursor, epoch)."""
 
 _HEADER = "__header__"
 

@@ -32,7 +32,9 @@ def batch_metrics(
     group_mean = rewards.mean(axis=1)  # (n,)
     n_items = int(curriculum.num_items)
     quarantined = np.asarray(curriculum.quarantined(np.arange(n_items, dtype=np.int64)))
+    coverage = curriculum.coverage() if hasattr(curriculum, "coverage") else {}
     return {
+        **coverage,
         "curriculum/batch_pass_rate": float(group_mean.mean()) if ids.size else float("nan"),
         "curriculum/informative_share": (
             float(np.mean(informative(rewards))) if ids.size else float("nan")

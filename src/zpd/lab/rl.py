@@ -492,6 +492,7 @@ def _step_metrics(ctx: _Context, rounds: Sequence[_Groups], kept: _Groups) -> di
         "lab/reward_mean": float(rewards.mean()),
         "lab/mean_len": float(lengths.mean()),
         "lab/truncated_frac": float(np.mean(_truncated(ctx, rounds))),
+        **ctx.curriculum.coverage(),
     }
     if ctx.tiers is not None:
         tiers = ctx.tiers[ids]
