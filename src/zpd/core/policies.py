@@ -381,6 +381,10 @@ class ZpdPolicy:
         cfg = self.cfg
         assert cfg is not None, "bind() first"
         pool = self.candidates(view, n, rng)  # (M,)
+        repeats = self.recent.counts(pool)  # (M,) picks in the previous draws of the window
+        free = repeats < cfg.repeat_cap if cfg.repeat_cap else np.ones(pool.shape[0], bool)
+        if free.sum() >= 2 * n:  # capped candidates cannot be picked: do not read them
+            pool, repeats, free = pool[free], repeats[free], free[free]
         r = view.read(pool)
         mean, sd = beta_moments(r.a, r.b)
         quarantined = quarantine_mask(r, mean, cfg)
@@ -395,8 +399,6 @@ class ZpdPolicy:
             score = score + starved * mixed * ~r.seen  # unseen and plausibly in band
         if view.drift_pressure > 0.0:
             score = score * mean ** (cfg.drift_tilt * view.drift_pressure)
-        repeats = self.recent.counts(pool)  # (M,) picks in the previous draws of the window
-        free = repeats < cfg.repeat_cap if cfg.repeat_cap else np.ones(pool.shape[0], bool)
         taken = np.zeros(pool.shape[0], dtype=bool)
         n_anchor = _stochastic_round(cfg.anchor_share * n, rng)
         n_probe = _stochastic_round(cfg.probe_share * n, rng)
