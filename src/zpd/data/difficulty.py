@@ -281,6 +281,22 @@ def curriculum_features(results: str | os.PathLike[str] | DifficultyTable,
     return {"prior_pass_rate": p, "prior_uncertainty": width}
 
 
+def _without_offline_seed(config: Any) -> Any:
+    """``config`` with ``ability.offline_samples = 0`` (dict, CurriculumConfig or None)."""
+    import dataclasses
+
+    import zpd
+
+    if config is None:
+        return {"ability": {"offline_samples": 0.0}}
+    if isinstance(config, zpd.CurriculumConfig):
+        return dataclasses.replace(
+            config, ability=dataclasses.replace(config.ability, offline_samples=0.0))
+    merged = {key: dict(value) for key, value in dict(config).items()}
+    merged.setdefault("ability", {})["offline_samples"] = 0.0
+    return merged
+
+
 def warm_start(
     results: str | os.PathLike[str] | DifficultyTable,
     *,
@@ -306,10 +322,13 @@ def warm_start(
     feats: dict[str, Any] = dict(curriculum_features(table, num_items))
     n_items = len(feats["prior_pass_rate"])
     feats.update(features or {})
+    if observe is None:
+        observe = zpd.core.config.PolicyName.parse(getattr(policy, "name", policy)) is not \
+            zpd.PolicyName.STATIC
+    if observe:  # the samples enter once, through update: no second seeding from the feature
+        config = _without_offline_seed(config)
     cur = zpd.Curriculum(n_items, policy=policy, group_size=group_size, seed=seed,
                          features=feats, config=config)
-    if observe is None:
-        observe = cur.policy_name.value != "static"
     if observe and table.row.size:
         for trials in np.unique(table.n).astype(np.int64):  # update needs one G per call
             sel = table.n == trials
