@@ -612,6 +612,13 @@ class Mopps:
     b <- l*b + (1-l)*b0 + (n - k). A pool of ``pool_factor * n`` candidates is drawn uniformly,
     theta ~ Beta(a, b) is sampled for each, and the n with theta closest to ``target`` are
     taken. Unseen prompts sit at the flat prior. Per-item state: two float32.
+
+    Checked against the authors' release (thu-rllab/MoPPS, ``recipe/ours/mopps.py``, topk
+    scripts: ``ts_ratio=8``, ``bandit_decay_ratio=0.5``, target 0.5): the update, the top-k by
+    distance to the target and the defaults match. One difference: the release takes its
+    8B candidates as the next batch of an epoch-shuffled data loader (unpicked candidates wait
+    for the next epoch); here they are a fresh uniform draw per call, which is alike within an
+    epoch and needs no epoch state.
     """
 
     name = PolicyName.MOPPS
