@@ -30,25 +30,35 @@ def test_demo_writes_a_self_contained_report_and_metrics(
     rows = read_jsonl(out / "metrics.jsonl")
     table = pq.read_table(out / "metrics.parquet")
     assert table.num_rows == len(rows) and "lab/eval/heldout/sampled" in table.column_names
-    arms = {(r["policy"], r["seed"]) for r in rows}
-    assert arms == {("uniform", 0), ("uniform", 1), ("zpd", 0), ("zpd", 1)}
+    arms = {(r["protocol"], r["policy"], r["seed"]) for r in rows}
+    # --policies keeps each protocol's baseline: uniform (equal budget) and dapo (filled)
+    assert arms == {(p, a, s) for s in (0, 1) for p, a in (
+        ("equal-budget", "uniform"), ("equal-budget", "zpd"),
+        ("filled-batches", "dapo"), ("filled-batches", "zpd+filter"))}
     for arm in arms:
-        mine = [r for r in rows if (r["policy"], r["seed"]) == arm]
+        mine = [r for r in rows if (r["protocol"], r["policy"], r["seed"]) == arm]
         assert mine[-1]["curriculum/rollouts"] == 64  # same budget for every arm
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["policies"]) == {"uniform", "zpd"}
+    protos = summary["protocols"]
+    assert set(protos["equal-budget"]["policies"]) == {"uniform", "zpd"}
+    assert set(protos["filled-batches"]["policies"]) == {"dapo", "zpd+filter"}
+    for entry in (e for p in protos.values() for e in p["policies"].values()):
+        assert {"rollouts_to_target", "ratio_to_baseline", "final", "prior_drop",
+                "wall_seconds", "seeds"} <= set(entry) and entry["seeds"] == [0, 1]
+    assert summary["base_profile"]["rungs"] == list(range(2, 11))
     # every arm ran the health monitors, so `zpd watch` reads a demo arm like any run
     arm_rows = read_jsonl(out / "runs" / "zpd-s0" / "metrics.jsonl")
     families = {k.split("/")[1] for r in arm_rows for k in r["metrics"] if k.startswith("health/")}
     assert {"groups", "kl", "formats", "accidental"} <= families
     assert main(["watch", str(out / "runs" / "zpd-s0")]) == 0
     assert "[not logged] groups" not in capsys.readouterr().out
+    eq = protos["equal-budget"]
     finals = []  # uniform's final accuracy per seed: mean of its last `window` evaluations
     for seed in (0, 1):
         acc = [r["lab/eval/heldout/sampled"] for r in rows
                if (r["policy"], r["seed"]) == ("uniform", seed) and "lab/eval/heldout/sampled" in r]
-        finals.append(sum(acc[-summary["window"]:]) / len(acc[-summary["window"]:]))
-    assert summary["target"] == pytest.approx(sum(finals) / 2)
+        finals.append(sum(acc[-eq["window"]:]) / len(acc[-eq["window"]:]))
+    assert eq["target"] == pytest.approx(sum(finals) / 2)
     # a second run reuses the base and every finished arm: no pretraining, no RL
     stamp = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.jsonl")}
     assert main(argv) == 0

@@ -33,7 +33,7 @@ that band does (shortcuts, lost skills, collapsed formats and diversity, KL drif
 
 EPILOG = """\
 examples:
-  zpd demo --quick             see it work: tiny GPT, GRPO under 4 curricula, report.html
+  zpd demo --quick             see it work: tiny GPT, GRPO under every curriculum, report.html
   zpd sim                      compare curriculum policies on a simulated learner (seconds)
   zpd watch runs/my-run        health summary of a run: shortcuts, drift, collapse, retention
   zpd score difficulty --help  pass@k of a dataset under your model, to warm-start a curriculum

@@ -32,7 +32,8 @@ Row = Mapping[str, Any]
 HEADLINE = "lab/eval/heldout/sampled"
 PRIOR = "lab/eval/prior/sampled"
 ROLLOUTS = "curriculum/rollouts"
-POLICY_ORDER = ("uniform", "dapo", "mopps", "zpd")
+POLICY_ORDER = ("uniform", "dapo", "mopps", "greso", "learnability", "static", "zpd",
+                "greso+filter", "zpd+filter")
 
 
 class ReportError(ValueError):
@@ -95,15 +96,16 @@ class Curve:
     values: np.ndarray  # (K,)
 
 
-def curves(rows: Sequence[Row], key: str) -> list[Curve]:
-    """Every arm's ``key`` against rollouts, ordered by policy then seed."""
+def curves(rows: Sequence[Row], key: str, x: str = ROLLOUTS) -> list[Curve]:
+    """Every arm's ``key`` against ``x`` (default: rollouts spent), ordered by policy then seed.
+    (``Curve.rollouts`` holds the x values whatever ``x`` is.)"""
     arms: dict[tuple[str, int], list[tuple[float, float]]] = {}
     for r in rows:
         v = r.get(key)
-        if v is None or ROLLOUTS not in r or "policy" not in r:
+        if v is None or x not in r or "policy" not in r:
             continue
         arms.setdefault((str(r["policy"]), int(r.get("seed", 0))), []).append(
-            (float(r[ROLLOUTS]), float(v))
+            (float(r[x]), float(v))
         )
     out = []
     for (policy, seed), pts in sorted(arms.items(), key=lambda kv: (_policy_rank(kv[0][0]), kv[0])):
@@ -200,37 +202,123 @@ def summarize(rows: Sequence[Row], baseline: str = "uniform", key: str = HEADLIN
     base_rtt = out["policies"][baseline]["rollouts_to_target"]
     for entry in out["policies"].values():
         entry["ratio_to_baseline"] = entry["rollouts_to_target"] / base_rtt if base_rtt else math.nan
+    _add_paired(out, by_policy, baseline)
+    _add_updates(out, rows, key, window, target, baseline)
+    _add_costs(out, rows)
     return out
+
+
+def _add_paired(out: dict[str, Any], by_policy: Mapping[str, Sequence[Curve]],
+                baseline: str) -> None:
+    """Per seed, rollouts-to-target over the baseline's on the same seed (paired); a seed
+    that never reached the target is censored: its ratio is a lower bound (budget spent / the
+    baseline's), flagged in ``censored_seeds``."""
+    base = {c.seed: rollouts_to_target(c.rollouts, c.values, out["target"])
+            for c in by_policy[baseline]}
+    for policy, cs in by_policy.items():
+        e = out["policies"][policy]
+        ratios, censored = [], 0
+        for c in cs:
+            r = rollouts_to_target(c.rollouts, c.values, out["target"])
+            b = base.get(c.seed, math.nan)
+            if math.isnan(r):
+                censored += 1
+                r = float(c.rollouts[-1])
+            ratios.append(r / b if b and not math.isnan(b) else math.nan)
+        e["ratio_per_seed"] = ratios
+        e["censored_seeds"] = censored
+
+
+def _add_updates(out: dict[str, Any], rows: Sequence[Row], key: str, window: int,
+                 target: float, baseline: str) -> None:
+    """Optimizer updates to the target (seed-mean curve on the update axis)."""
+    per: dict[str, list[Curve]] = {}
+    for c in curves(rows, key, x="step"):
+        per.setdefault(c.policy, []).append(smoothed(c, window))
+    for policy, cs in per.items():
+        if policy in out["policies"]:
+            grid, mean = mean_curve(cs)
+            out["policies"][policy]["updates_to_target"] = rollouts_to_target(grid, mean, target)
+    b = out["policies"].get(baseline, {})
+    b_u = b.get("updates_to_target", math.nan)
+    for e in out["policies"].values():
+        ur = e.get("updates_to_target", math.nan) / b_u if b_u else math.nan
+        e["derived_time_ratio_gen75"] = 0.75 * e["ratio_to_baseline"] + 0.25 * ur
+
+
+def _final_values(rows: Sequence[Row], key: str) -> dict[str, list[float]]:
+    """Each arm's last logged ``key``, grouped by policy (one value per seed)."""
+    per: dict[str, list[float]] = {}
+    for c in curves(rows, key):
+        per.setdefault(c.policy, []).append(float(c.values[-1]))
+    return per
+
+
+def _add_costs(out: dict[str, Any], rows: Sequence[Row]) -> None:
+    """Wall clock (and its parts), coverage and the mean rung of the items each policy chose."""
+    wall = _final_values(rows, "lab/seconds")
+    parts = {k.split("/")[-1] for r in rows for k in r if k.startswith("lab/time/")}
+    for policy, e in out["policies"].items():
+        if policy in wall:
+            e["wall_seconds"] = float(np.mean(wall[policy]))
+            split = {part: float(np.mean(_final_values(rows, f"lab/time/{part}").get(policy, [0])))
+                     for part in sorted(parts)}
+            e["seconds_by_part"] = split
+            e["curriculum_share"] = split.get("curriculum", 0.0) / max(e["wall_seconds"], 1e-9)
+        for key, name in (("lab/coverage/distinct", "distinct_trained"),
+                          ("lab/coverage/max_share", "max_batch_share")):
+            vals = _final_values(rows, key).get(policy)
+            if vals:
+                e[name] = float(np.mean(vals)) if name != "max_batch_share" else float(max(vals))
+        rung = [float(c.values.mean()) for c in curves(rows, "curriculum/mean_n_digits")
+                if c.policy == policy]
+        if rung:
+            e["mean_rung"] = float(np.mean(rung))
+
+
+def summarize_protocols(rows: Sequence[Row], protocols: Sequence[Any],
+                        key: str = HEADLINE, window: int = 3) -> dict[str, Any]:
+    """:func:`summarize` per protocol (its rows, its baseline): ``{"protocols": {name: ...}}``.
+    Each policy entry has at least ``rollouts_to_target``, ``ratio_to_baseline``, ``final``,
+    ``prior_drop``, ``wall_seconds`` and ``seeds``."""
+    out: dict[str, Any] = {}
+    for proto in protocols:
+        mine = [r for r in rows if r.get("protocol") == proto.name]
+        if mine:
+            out[proto.name] = summarize(mine, baseline=proto.label(proto.baseline), key=key,
+                                        window=window)
+            out[proto.name]["post_filter"] = proto.post_filter
+    return {"protocols": out}
 
 
 # ----------------------------------------------------------------------------- plots
 @dataclass(frozen=True)
 class PlotSpec:
-    """One panel of the report: which metric, its title and y label."""
+    """One panel of the report: which metric against which x, its title and y label."""
 
     key: str
     title: str
     ylabel: str
     explain: str
+    x: str = ROLLOUTS
+    xlabel: str = "rollouts generated (dropped ones included)"
 
 
 PLOTS = (
-    PlotSpec(HEADLINE, "Held-out accuracy vs rollouts", "sampled accuracy (pool mix)",
-             "Pass@1 at the training temperature on held-out items drawn like the pool."),
-    PlotSpec("lab/eval/inband/sampled", "In-band held-out accuracy", "sampled accuracy",
-             "Held-out items from the cells the base half-solves."),
-    PlotSpec("lab/eval/hard/sampled", "Too-hard held-out accuracy", "sampled accuracy",
-             "Held-out items from cells the base almost never solves."),
+    PlotSpec(HEADLINE, "Held-out accuracy vs rollouts", "sampled accuracy (mean over rungs)",
+             "Pass@1 at the training temperature on held-out items of every rung."),
+    PlotSpec(HEADLINE, "Held-out accuracy vs optimizer updates", "sampled accuracy",
+             "The same, per update (filled batches spend several rounds per update).",
+             x="step", xlabel="optimizer updates"),
+    PlotSpec(HEADLINE, "Held-out accuracy vs wall clock", "sampled accuracy",
+             "The same, per second of this CPU (generation, training, curriculum, evaluation).",
+             x="lab/seconds", xlabel="seconds"),
     PlotSpec(PRIOR, "Prior-skill retention", "sampled accuracy",
-             "Ops/formats the base saw that RL never trains: a drop is damage."),
+             "Skills the base saw that RL never trains: a drop is damage."),
     PlotSpec("curriculum/informative_frac", "Informative-group fraction", "fraction of groups",
              "Groups with mixed rewards (0 < successes < G): the only ones that teach."),
-    PlotSpec("curriculum/mean_n_digits", "Difficulty band over time", "mean digits of sampled items",
-             "Mean operand length of the items each policy chose to roll out."),
-    PlotSpec("curriculum/share_band", "Share of rollouts on in-band items", "share",
-             "Items whose base pass rate was neither ~0 nor ~1."),
-    PlotSpec("curriculum/share_hard", "Share of rollouts on too-hard items", "share",
-             "Near-impossible items: where lucky flukes teach shortcuts."),
+    PlotSpec("curriculum/mean_n_digits", "The band over time", "mean rung of chosen items",
+             "Mean rung (digits) of the items each policy chose to roll out."),
     PlotSpec("lab/shortcut/any", "Shortcut rate", "fraction of completions",
              "Echoed operand, repeated block, skipped scratchpad or ignored carries."),
     PlotSpec("lab/kl_base", "KL to the base model", "nats per token",
@@ -240,7 +328,9 @@ PLOTS = (
 #: Per-step curves (not evaluations) are drawn as a causal running mean over this many steps.
 STEP_WINDOW = 5
 
-COLORS = {"uniform": "#7f7f7f", "dapo": "#1f77b4", "mopps": "#ff7f0e", "zpd": "#2ca02c"}
+COLORS = {"uniform": "#7f7f7f", "dapo": "#1f77b4", "mopps": "#ff7f0e", "zpd": "#2ca02c",
+          "greso": "#9467bd", "learnability": "#8c564b", "static": "#e377c2",
+          "greso+filter": "#9467bd", "zpd+filter": "#2ca02c"}
 
 
 def plot_png(rows: Sequence[Row], spec: PlotSpec, target: float | None = None) -> bytes | None:
@@ -250,7 +340,7 @@ def plot_png(rows: Sequence[Row], spec: PlotSpec, target: float | None = None) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cs = curves(rows, spec.key)
+    cs = curves(rows, spec.key, x=spec.x)
     if not cs:
         return None
     if not spec.key.startswith("lab/eval/"):  # per-step statistics: running mean of 5 steps
@@ -259,14 +349,15 @@ def plot_png(rows: Sequence[Row], spec: PlotSpec, target: float | None = None) -
     for policy in dict.fromkeys(c.policy for c in cs):
         mine = [c for c in cs if c.policy == policy]
         color = COLORS.get(policy)
+        style = "--" if policy.endswith("+filter") else "-"
         for c in mine:
             ax.plot(c.rollouts, c.values, color=color, alpha=0.25, lw=0.8)
         grid, mean = mean_curve(mine)
-        ax.plot(grid, mean, color=color, lw=2.0, label=policy)
+        ax.plot(grid, mean, color=color, lw=2.0, ls=style, label=policy)
     if target is not None and spec.key == HEADLINE:
-        ax.axhline(target, color="black", ls=":", lw=1, label="uniform final")
+        ax.axhline(target, color="black", ls=":", lw=1, label="target (baseline's final)")
     ax.set_title(spec.title)
-    ax.set_xlabel("rollouts spent (incl. dropped)")
+    ax.set_xlabel(spec.xlabel)
     ax.set_ylabel(spec.ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -278,25 +369,110 @@ def plot_png(rows: Sequence[Row], spec: PlotSpec, target: float | None = None) -
 
 
 # ----------------------------------------------------------------------------- html
+def rung_png(rows: Sequence[Row], policy: str) -> bytes | None:
+    """Held-out accuracy of every rung over rollouts for one policy (seed means): the band
+    moving up the ladder."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted({k for r in rows for k in r if k.startswith("lab/eval/L")
+                   and k.endswith("/sampled")}, key=lambda k: int(k.split("/")[2][1:]))
+    mine = [r for r in rows if r.get("policy") == policy]
+    if not keys or not mine:
+        return None
+    fig, ax = plt.subplots(figsize=(6.0, 3.6), dpi=90)
+    cmap = plt.get_cmap("viridis")
+    for i, k in enumerate(keys):
+        cs = curves(mine, k)
+        if cs:
+            grid, mean = mean_curve(cs)
+            ax.plot(grid, mean, color=cmap(i / max(len(keys) - 1, 1)), lw=1.6,
+                    label=k.split("/")[2])
+    ax.set_title(f"Accuracy per rung: {policy}")
+    ax.set_xlabel("rollouts generated")
+    ax.set_ylabel("sampled accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _figure(png: bytes | None, title: str, caption: str) -> str:
+    if png is None:
+        return ""
+    b64 = base64.b64encode(png).decode()
+    return (f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{b64}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
 def render_html(rows: Sequence[Row], summary: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
-    """The whole report as one HTML string (plots inlined as base64 PNGs)."""
-    parts = [_HEAD, "<h1>zpd demo: curriculum policies on the lab's digit tasks</h1>"]
+    """The whole report as one HTML string (plots inlined as base64 PNGs), one section per
+    protocol."""
+    parts = [_HEAD, "<h1>zpd demo: curriculum policies on a difficulty ladder</h1>"]
     parts.append(f"<p>{html.escape(str(meta.get('description', '')))}</p>")
-    parts.append(_table(summary))
+    parts.append(_profile_table(meta.get("base_profile")))
+    for name, s in summary["protocols"].items():
+        mine = [r for r in rows if r.get("protocol") == name]
+        how = ("every update trains B groups with mixed rewards; every generated rollout is "
+               "paid for" if s.get("post_filter") else "the same rollout budget for every policy")
+        parts.append(f"<h2>Protocol: {html.escape(name)}</h2><p>{html.escape(how)}.</p>")
+        parts.append(_table(s))
+        parts.append(_cost_table(s))
+        parts.append('<div class="grid">')
+        for spec in PLOTS:
+            note = "" if spec.key.startswith("lab/eval/") else \
+                f" (running mean of {STEP_WINDOW} steps)"
+            parts.append(_figure(plot_png(mine, spec, s.get("target")), spec.title,
+                                 spec.explain + note))
+        for policy in dict.fromkeys([s["baseline"], *(p for p in s["policies"]
+                                                        if p.startswith("zpd"))]):
+            parts.append(_figure(rung_png(mine, policy), f"rungs {policy}",
+                                 f"Held-out accuracy per rung under {policy}: training one "
+                                 "rung lifts the next, and the band moves up."))
+        parts.append("</div>")
     parts.append(_meta_table(meta))
-    parts.append('<div class="grid">')
-    for spec in PLOTS:
-        png = plot_png(rows, spec, summary.get("target"))
-        if png is None:
-            continue
-        b64 = base64.b64encode(png).decode()
-        note = "" if spec.key.startswith("lab/eval/") else f" (running mean of {STEP_WINDOW} steps)"
-        parts.append(
-            f'<figure><img alt="{html.escape(spec.title)}" src="data:image/png;base64,{b64}">'
-            f"<figcaption>{html.escape(spec.explain + note)}</figcaption></figure>"
-        )
-    parts.append("</div></body></html>")
+    parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _profile_table(profile: Any) -> str:
+    if not isinstance(profile, Mapping) or "rungs" not in profile:
+        return ""
+    k = profile.get("k", 8)
+    cells = "".join(f"<tr><td>L{d}</td><td>{p1:.3f}</td><td>{pk:.3f}</td></tr>"
+                    for d, p1, pk in zip(profile["rungs"], profile["pass@1"],
+                                         profile[f"pass@{k}"]))
+    return (f"<h2>The base on the ladder</h2><table><tr><th>rung (digits)</th><th>pass@1</th>"
+            f"<th>pass@{k}</th></tr>{cells}</table><p>Sampled at the training temperature, "
+            f"{k} samples per held-out item.</p>")
+
+
+def _cost_table(summary: Mapping[str, Any]) -> str:
+    head = ("<tr><th>policy</th><th>updates to target</th><th>wall s</th><th>generation s</th>"
+            "<th>training s</th><th>curriculum s</th><th>curriculum share</th>"
+            "<th>derived time ratio (generation 75 %)</th><th>mean rung chosen</th>"
+            "<th>distinct prompts trained</th><th>largest batch share of one prompt</th></tr>")
+    body = []
+    for policy, e in summary["policies"].items():
+        part = e.get("seconds_by_part", {})
+        body.append(
+            f"<tr><td>{html.escape(policy)}</td><td>{_fmt(e.get('updates_to_target'))}</td>"
+            f"<td>{_fmt(e.get('wall_seconds'), 1)}</td><td>{_fmt(part.get('generation'), 1)}</td>"
+            f"<td>{_fmt(part.get('training'), 1)}</td><td>{_fmt(part.get('curriculum'), 2)}</td>"
+            f"<td>{_fmt(e.get('curriculum_share'), 3)}</td>"
+            f"<td>{_fmt(e.get('derived_time_ratio_gen75'), 2)}</td>"
+            f"<td>{_fmt(e.get('mean_rung'), 2)}</td><td>{_fmt(e.get('distinct_trained'))}</td>"
+            f"<td>{_fmt(e.get('max_batch_share'), 2)}</td></tr>")
+    cap = ("Derived: what the measured rollouts- and updates-to-target imply when generation is "
+           "75 % of a step, as in LLM RLVR (here the tiny model trains a step at a cost close "
+           "to generating it).")
+    return f"<table>{head}{''.join(body)}</table><p>{html.escape(cap)}</p>"
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
@@ -316,6 +492,8 @@ def _table(summary: Mapping[str, Any]) -> str:
     body = []
     for policy, e in summary["policies"].items():
         per_seed = ", ".join(_fmt(v) for v in e["rollouts_to_target_per_seed"])
+        if e.get("censored_seeds"):
+            per_seed += f" ({e['censored_seeds']} censored)"
         drop = e.get("prior_drop")
         body.append(
             f"<tr><td>{html.escape(policy)}</td><td>{_fmt(e['rollouts_to_target'])}</td>"
@@ -353,14 +531,17 @@ code{font-size:0.8em;word-break:break-all}</style></head><body>"""
 
 
 def write_report(
-    rows: Sequence[Row], out_dir: str | os.PathLike[str], meta: Mapping[str, Any] | None = None
+    rows: Sequence[Row], out_dir: str | os.PathLike[str], meta: Mapping[str, Any] | None = None,
+    *, protocols: Sequence[Any],
 ) -> Path:
     """Write report.html, summary.json, metrics.jsonl and metrics.parquet into ``out_dir``."""
     if not rows:
-        raise ReportError("no metric rows: run at least the uniform arm before writing a report")
+        raise ReportError("no metric rows: run at least the baseline arms before writing a report")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarize(rows)
+    summary = summarize_protocols(rows, protocols)
+    summary["base_profile"] = dict(meta or {}).get("base_profile")
+    summary["seconds_total"] = dict(meta or {}).get("seconds_total")
     write_jsonl(rows, out / "metrics.jsonl")
     write_parquet(rows, out / "metrics.parquet")
     atomic_write_bytes(out / "summary.json", json.dumps(_jsonable(summary), indent=2).encode())

@@ -19,10 +19,11 @@ place where prompts are chosen (that is the curriculum) or where the demo's arms
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -69,6 +70,11 @@ class RLConfig:
     """Evaluate held-out sets every this many steps (and at step 0 and the last step)."""
     max_refill_rounds: int = 4
     """For post-filtering policies (dapo): most sampling rounds per step before training anyway."""
+    post_filter: bool = False
+    """Drop zero-variance groups after rollout and sample again until the step holds
+    ``prompts_per_step`` informative groups (DAPO dynamic sampling, arXiv 2503.14476), whatever
+    the policy: ``greso`` or ``zpd`` plus the filter. Every dropped rollout is paid for. dapo
+    filters on its own."""
     drift_budget: float | None = None
     """Per-token KL to the base at which the curriculum's drift pressure reaches 1
     (``zpd.monitors.DriftBudget`` on the logged KL, ``Curriculum.set_drift_pressure``: the zpd
@@ -99,6 +105,8 @@ class RLConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise RLConfigError(f"RLConfig.{name}={v!r}: must be an int in [{lo}, {hi}]")
+        if not isinstance(self.post_filter, bool):
+            raise RLConfigError(f"RLConfig.post_filter={self.post_filter!r}: must be true or false")
         floats = {
             "lr": (0.0, 1.0, False),
             "kl_coef": (0.0, 1e6, True),
@@ -225,17 +233,20 @@ def _rollout(ctx: _Context, ids: np.ndarray) -> _Groups:
     cfg, G = ctx.config, ctx.config.group_size
     items = [ctx.pool[int(i)] for i in ids]
     prompts = [ctx.encoded_prompts[int(i)] for i in ids for _ in range(G)]
-    comp, logp, lengths = gpt.generate(
-        ctx.model, prompts, ctx.max_new_tokens, temperature=cfg.temperature,
-        generator=ctx.torch_gen,
-    )
-    texts = _decode(ctx.tokenizer, comp, lengths)
-    base_logp = _base_logprobs(ctx, prompts, comp, lengths)
-    rewards = np.array(
-        [tasks.verify(items[r // G], texts[r]) for r in range(len(texts))], dtype=np.float64
-    ).reshape(len(ids), G)  # (B, G)
-    advantages = _advantages(ctx, ids, rewards)
-    prior = np.asarray(ctx.curriculum.estimate(ids).mean, dtype=np.float64)
+    with ctx.clock("generation"):
+        comp, logp, lengths = gpt.generate(
+            ctx.model, prompts, ctx.max_new_tokens, temperature=cfg.temperature,
+            generator=ctx.torch_gen,
+        )
+        texts = _decode(ctx.tokenizer, comp, lengths)
+        rewards = np.array(
+            [tasks.verify(items[r // G], texts[r]) for r in range(len(texts))], dtype=np.float64
+        ).reshape(len(ids), G)  # (B, G)
+    with ctx.clock("reference"):  # the base's log-probs: KL and monitors, not generation
+        base_logp = _base_logprobs(ctx, prompts, comp, lengths)
+    with ctx.clock("curriculum"):
+        advantages = _advantages(ctx, ids, rewards)
+        prior = np.asarray(ctx.curriculum.estimate(ids).mean, dtype=np.float64)
     return _Groups(ids, prompts, comp, logp, base_logp, lengths, texts, rewards, advantages, prior)
 
 
@@ -265,32 +276,38 @@ def _advantages(ctx: _Context, ids: np.ndarray, rewards: np.ndarray) -> np.ndarr
 def _collect(ctx: _Context) -> tuple[_Groups, list[tuple[_Groups, np.ndarray]], int]:
     """One step's groups: (kept groups, every round with its keep mask (B,), rollouts paid).
 
-    Plain policies sample once. A post-filtering policy (dapo, arXiv 2503.14476) drops groups with
-    zero reward variance and samples again until ``prompts_per_step`` informative groups are kept,
-    the round cap is hit, or the budget runs out; every sampled rollout is paid for.
+    Plain policies sample once. A post-filtering policy (dapo, arXiv 2503.14476), or any policy
+    with ``post_filter``, drops groups with zero reward variance and samples again, as many
+    prompts as groups are still missing, until ``prompts_per_step`` informative groups are
+    kept, the round cap is hit, or the budget runs out; every sampled rollout is paid for.
     """
     import zpd
 
     cfg, cur = ctx.config, ctx.curriculum
+    filtering = bool(cur.requires_post_filter) or cfg.post_filter
     paid = 0
     kept_parts: list[tuple[_Groups, np.ndarray]] = []
     n_kept = 0
-    for _ in range(cfg.max_refill_rounds if cur.requires_post_filter else 1):
+    for _ in range(cfg.max_refill_rounds if filtering else 1):
         left = (cfg.rollout_budget - ctx.rollouts - paid) // cfg.group_size
-        n = min(cfg.prompts_per_step, left)
+        # a refill round asks only for the groups still missing: every policy pays for what it
+        # needed to fill the batch, not for a fixed-size generation batch's surplus
+        n = min(cfg.prompts_per_step - n_kept, left)
         if n <= 0:
             break
-        ids = np.asarray(cur.sample(n), dtype=np.int64)
+        with ctx.clock("curriculum"):
+            ids = np.asarray(cur.sample(n), dtype=np.int64)
         groups = _rollout(ctx, ids)
-        cur.update(ids, groups.rewards)
+        with ctx.clock("curriculum"):
+            cur.update(ids, groups.rewards)
         paid += ids.size * cfg.group_size
         keep = np.ones(ids.size, bool)
-        if cur.requires_post_filter:
+        if filtering:
             keep = np.asarray(zpd.informative(groups.rewards), dtype=bool)  # (B,)
             keep &= np.cumsum(keep) + n_kept <= cfg.prompts_per_step
         kept_parts.append((groups, keep))
         n_kept += int(keep.sum())
-        if n_kept >= cfg.prompts_per_step or not cur.requires_post_filter:
+        if n_kept >= cfg.prompts_per_step or not filtering:
             break
     return _concat_kept(kept_parts, cfg.group_size), kept_parts, paid
 
@@ -568,6 +585,17 @@ class _Context:
     dropped: int = 0
     tokens: int = 0
     step: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # time per part of a step
+    trained: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (N,) steps
+
+    @contextlib.contextmanager
+    def clock(self, part: str) -> Iterator[None]:
+        """Add the wall time of the ``with`` body to ``seconds[part]``."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - t
 
 
 def completion_budget(items: Sequence[Any], margin: int = 2) -> int:
@@ -621,6 +649,7 @@ def _make_context(
         rng=np.random.default_rng([config.seed, 17]),
         score_all_rows=score_all_rows or config.kl_coef > 0,
         drift=_drift_budget(config.drift_budget),
+        trained=np.zeros(len(pool), dtype=np.int64),
     )
 
 
@@ -747,7 +776,9 @@ def run_rl(
     model_dir = gpt.save_pretrained(ctx.model, ctx.tokenizer, out / "model") if save_model else None
     seconds = time.perf_counter() - t0
     summary = {"config": config.to_dict(), "steps": ctx.step, "rollouts": ctx.rollouts,
-               "dropped": ctx.dropped, "tokens": ctx.tokens, "seconds": seconds}
+               "dropped": ctx.dropped, "tokens": ctx.tokens, "seconds": seconds,
+               "seconds_by_part": dict(ctx.seconds),
+               "distinct_trained": int(np.count_nonzero(ctx.trained))}
     from zpd.core.atomic import atomic_write_bytes
 
     atomic_write_bytes(out / "run.json", json.dumps(summary, indent=2).encode())
@@ -768,9 +799,12 @@ def _train_step(ctx: _Context, monitors: Sequence[Monitor]) -> tuple[dict[str, f
     if ctx.drift is not None:  # KL of this step's samples -> pressure for the next sample()
         metrics["curriculum/drift_pressure"] = ctx.drift.update(max(metrics["lab/kl_base"], 0.0))
         ctx.drift.apply(ctx.curriculum)
-    extra, alerts = _run_monitors(ctx, monitors, parts)
+    with ctx.clock("monitors"):
+        extra, alerts = _run_monitors(ctx, monitors, parts)
     metrics |= extra
-    metrics |= _policy_update(ctx, kept)
+    with ctx.clock("training"):
+        metrics |= _policy_update(ctx, kept)
+    np.add.at(ctx.trained, np.unique(kept.ids), 1)
     metrics["lab/step_seconds"] = time.perf_counter() - t_step
     return metrics, alerts, paid
 
@@ -784,14 +818,19 @@ def _eval_metrics(ctx: _Context, eval_sets: Mapping[str, Sequence[Any]], greedy:
     import torch
 
     gen = torch.Generator().manual_seed(ctx.config.seed * 1_000_003 + 7919 * (ctx.step + 1))
-    return evaluate(
-        ctx.model, ctx.tokenizer, eval_sets, temperature=ctx.config.temperature,
-        max_new_tokens=ctx.eval_tokens, generator=gen, greedy=greedy,
-    )
+    with ctx.clock("eval"):
+        return evaluate(
+            ctx.model, ctx.tokenizer, eval_sets, temperature=ctx.config.temperature,
+            max_new_tokens=ctx.eval_tokens, generator=gen, greedy=greedy,
+        )
 
 
 def _totals(ctx: _Context, t0: float) -> dict[str, float]:
+    trained = ctx.trained
     return {
+        **{f"lab/time/{part}": float(v) for part, v in sorted(ctx.seconds.items())},
+        "lab/coverage/distinct": float(np.count_nonzero(trained)),
+        "lab/coverage/max_share": float(trained.max() / ctx.step) if ctx.step else 0.0,
         "curriculum/rollouts": float(ctx.rollouts),
         "curriculum/rollouts_dropped": float(ctx.dropped),
         "lab/tokens_generated": float(ctx.tokens),

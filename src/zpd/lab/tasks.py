@@ -34,6 +34,7 @@ so that skipping it is a real shortcut that :func:`shortcut_flags` can detect.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -152,6 +153,7 @@ class Item:
             "n_carries": float(self.n_carries),
             "n_steps": float(self.n_steps),
             "level": declared_level(self),
+            "difficulty": declared_level(self),  # what static (AdaRFT) reads as offline difficulty
             "prompt_len": float(len(self.prompt)),
         }
 
@@ -263,6 +265,16 @@ def corrupt_answer(answer: str, rng: np.random.Generator) -> str:
     return answer[:i] + str(d) + answer[i + 1 :]
 
 
+def corrupt_digits(answer: str, noise: Sequence[float], rng: np.random.Generator) -> str:
+    """``answer`` with digit i replaced by a different random digit with probability
+    ``noise[min(i, len(noise) - 1)]``, independently per digit (one uniform draw per digit)."""
+    p = np.asarray([noise[min(i, len(noise) - 1)] for i in range(len(answer))])
+    u = rng.random(len(answer))
+    shift = rng.integers(1, 10, size=len(answer))
+    return "".join(str((int(c) + int(k)) % 10) if hit else c
+                   for c, hit, k in zip(answer, u < p, shift))
+
+
 # ----------------------------------------------------------------------------------------------
 # Configs and generators
 
@@ -292,6 +304,11 @@ class TaskConfig:
     """How many items :func:`make_items` returns."""
     label_noise: float = 0.0
     """Pretraining only: probability that a training completion's answer has one wrong digit."""
+    digit_noise: tuple[float, ...] = ()
+    """Pretraining only: probability that answer digit i (least significant first) is replaced
+    by another digit, independently per digit; digits beyond the tuple take its last value.
+    Noise that grows with the position makes a difficulty ladder: an n-digit sum is right with
+    probability prod_{i<=n} (1 - noise_i), and every rung shares the lower rungs' digits."""
     any_formats: tuple[Fmt, ...] | None = None
     """Pretraining only: formats a completion of an ``any`` request is rendered in
     (None = every format the op allows)."""
@@ -312,6 +329,12 @@ class TaskConfig:
             set_(self, "any_formats", tuple(parse_fmt(f) for f in self.any_formats))
             if Fmt.ANY in self.any_formats or not self.any_formats:
                 raise TaskError("any_formats must list concrete formats (not 'any')")
+        noise = tuple(self.digit_noise) if not isinstance(self.digit_noise, (int, float)) else (
+            self.digit_noise,)
+        if any(isinstance(x, bool) or not isinstance(x, (int, float)) or not 0.0 <= x <= 0.9
+               for x in noise):
+            raise TaskError(f"digit_noise must be numbers in [0, 0.9], got {self.digit_noise!r}")
+        set_(self, "digit_noise", tuple(float(x) for x in noise))
         if not self.ops or not self.formats:
             raise TaskError("ops and formats must be non-empty")
         if not self.valid_pairs():
@@ -445,6 +468,8 @@ def training_completion(item: Item, config: TaskConfig, rng: np.random.Generator
     answer = item.answer
     if config.label_noise > 0 and rng.random() < config.label_noise:
         answer = corrupt_answer(answer, rng)
+    if config.digit_noise:
+        answer = corrupt_digits(answer, config.digit_noise, rng)
     return render_completion(item, fmt, answer)
 
 
@@ -676,6 +701,125 @@ def make_pool(config: PoolConfig | None = None, seed: int = 0) -> Pool:
             for i, it in enumerate(x for p in config.prior for x in held_out(p, p.n_items))
         ),
         eval_easy=held_out(config.easy, config.n_eval),
+    )
+
+
+def _ladder_prior() -> tuple[TaskConfig, ...]:
+    return (
+        TaskConfig(ops=(Op.SHIFT,), formats=(Fmt.DIRECT, Fmt.REVERSED), digits=(2, 4),
+                   n_items=64, weight=1.0),
+        TaskConfig(ops=(Op.REV,), formats=(Fmt.REVERSED,), digits=(2, 8), n_items=64,
+                   weight=0.5),
+    )
+
+
+@dataclass(frozen=True)
+class LadderConfig:
+    """A difficulty ladder of one skill: rung n is ``op`` on n-digit operands.
+
+    The base learns every rung from answers whose digit i (least significant first) was
+    corrupted with probability ``digit_noise[i]``, so it samples an n-digit answer right with
+    probability about prod_{i<=n} (1 - noise_i): a pass rate that falls rung by rung, with
+    pass@k far above pass@1 in the middle (the errors are spread over digits). The rungs share
+    their lower digits, so sharpening rung n also lifts rung n + 1: the band moves up as the
+    model learns. Prior skills (clean in pretraining, never trained by RL) are held out."""
+
+    op: Op = Op.REV
+    """The skill: string reversal (a 0.6M GPT learns it to 10 digits in 1,500 steps, where
+    8-digit addition was not learned at all in as many: measured, docs/lab-learning.md)."""
+    formats: tuple[Fmt, ...] = (Fmt.DIRECT,)
+    """Requested formats of ladder items (pretraining and RL alike)."""
+    levels: tuple[int, int] = (2, 10)
+    """First and last rung (operand digits), inclusive (rung 1 has only 10 distinct prompts)."""
+    digit_noise: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+    """Base pretraining: corruption probability of answer digit i (least significant first)."""
+    items_per_level: int = 48
+    """RL pool items per rung."""
+    eval_per_level: int = 40
+    """Held-out items per rung (never in the pool)."""
+    prior: tuple[TaskConfig, ...] = field(default_factory=_ladder_prior)
+    """Held-out prior skills, clean in pretraining and never trained by RL (shifts; reversal
+    written in the 'reversed' format, the format RL does not train); each block gives its
+    ``n_items`` eval items and keeps its ``weight`` in the base's mix."""
+    ladder_weight: float = 2.0
+    """Base pretraining: weight of the ladder in the mix."""
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "op", parse_op(self.op))
+        set_(self, "formats", tuple(parse_fmt(f) for f in _tuple(self.formats, "formats")))
+        set_(self, "levels", _as_range(self.levels, "levels", 1))
+        if self.levels[1] > 10:
+            raise TaskError(f"levels max is 10 (answers must fit the context), got {self.levels}")
+        block = self.block()  # validates formats and noise
+        set_(self, "digit_noise", block.digit_noise)
+        prior = (self.prior,) if isinstance(self.prior, TaskConfig) else tuple(self.prior)
+        if not all(isinstance(p, TaskConfig) for p in prior):
+            raise TaskError("LadderConfig.prior must be a tuple of TaskConfig")
+        set_(self, "prior", prior)
+        for name in ("items_per_level", "eval_per_level"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise TaskError(f"LadderConfig.{name} must be an integer >= 1, got {v!r}")
+        w = self.ladder_weight
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0:
+            raise TaskError(f"LadderConfig.ladder_weight must be > 0, got {w!r}")
+
+    @property
+    def rungs(self) -> tuple[int, ...]:
+        """Operand digits of every rung, in order."""
+        return tuple(range(self.levels[0], self.levels[1] + 1))
+
+    def block(self, digits: tuple[int, int] | None = None, n_items: int = 1) -> TaskConfig:
+        """The ladder's items as one :class:`TaskConfig` (optionally one rung's digits)."""
+        return TaskConfig(ops=(self.op,), formats=self.formats, digits=digits or self.levels,
+                          digit_noise=self.digit_noise, n_items=n_items,
+                          weight=self.ladder_weight)
+
+    def base_mix(self) -> tuple[TaskConfig, ...]:
+        """The base's pretraining distribution: the noisy ladder plus the clean prior skills."""
+        return (self.block(),) + tuple(self.prior)
+
+
+@dataclass(frozen=True)
+class LadderPool:
+    """A ladder's RL pool (every rung) and its held-out sets (one per rung, plus prior)."""
+
+    train: tuple[Item, ...]
+    """RL prompts; ``train[i].item_id == i``."""
+    rung_of: np.ndarray
+    """(N,) int64: the operand digits (rung) of each train item."""
+    eval_rungs: dict[int, tuple[Item, ...]]
+    """Held-out items per rung."""
+    eval_prior: tuple[Item, ...]
+    """Held-out prior-skill items (not trained by RL)."""
+
+    def features(self) -> dict[str, np.ndarray]:
+        """Item features of the train pool for ``zpd.Curriculum(features=...)``."""
+        return items_to_features(self.train)
+
+
+def make_ladder(config: LadderConfig | None = None, seed: int = 0) -> LadderPool:
+    """The ladder's RL pool (``items_per_level`` per rung, shuffled; ids = index) and held-out
+    sets per rung and for the prior skills, all prompts distinct from one another."""
+    config = config if config is not None else LadderConfig()
+    rng = np.random.default_rng(seed)
+    seen: set[str] = set()
+
+    def draw(cfg: TaskConfig, n: int) -> list[Item]:
+        items = make_items(dataclasses.replace(cfg, n_items=n), rng, unique=True, exclude=seen)
+        seen.update(it.prompt for it in items)
+        return items
+
+    train = [it for d in config.rungs for it in draw(config.block((d, d)), config.items_per_level)]
+    order = rng.permutation(len(train))
+    evals = {d: tuple(draw(config.block((d, d)), config.eval_per_level)) for d in config.rungs}
+    prior = [it for p in config.prior for it in draw(p, p.n_items)]
+    return LadderPool(
+        train=tuple(train[j].with_id(i) for i, j in enumerate(order)),
+        rung_of=np.asarray([train[j].n_digits for j in order], dtype=np.int64),
+        eval_rungs=evals,
+        eval_prior=tuple(it.with_id(i) for i, it in enumerate(prior)),
     )
 
 
