@@ -103,16 +103,22 @@ def test_summary_reads_rollouts_to_target_from_smoothed_seed_means() -> None:
 
     c = smoothed(Curve("p", 0, np.arange(4.0), np.array([0.0, 1.0, 1.0, 0.0])), 2)
     assert c.values.tolist() == [0.0, 0.5, 1.0, 0.5]
-    assert rollouts_to_target(np.array([0, 100, 200]), np.array([0.1, 0.5, 0.4]), 0.45) == 100
+    # interpolated between the evaluation before the crossing and the first one past it
+    assert rollouts_to_target(np.array([0, 100, 200]), np.array([0.1, 0.5, 0.4]), 0.45) == \
+        pytest.approx(87.5)
+    assert rollouts_to_target(np.array([0, 100]), np.array([0.5, 0.6]), 0.3) == 0  # from the start
     assert math.isnan(rollouts_to_target(np.array([0, 100]), np.array([0.1, 0.2]), 0.3))
     rows = (_rows("uniform", 0, [0.2, 0.3, 0.4, 0.5], 100) + _rows("uniform", 1, [0.2, 0.3, 0.4, 0.5], 100)
             + _rows("zpd", 0, [0.2, 0.5, 0.5, 0.6], 100) + _rows("zpd", 1, [0.2, 0.4, 0.6, 0.6], 100))
     s = summarize(rows, window=1)
     assert s["target"] == pytest.approx(0.5)
     assert s["policies"]["uniform"]["rollouts_to_target"] == 300
-    assert s["policies"]["zpd"]["rollouts_to_target_per_seed"] == [100, 200]
-    assert s["policies"]["zpd"]["rollouts_to_target"] == 200  # seed mean 0.45 at 100, 0.55 at 200
-    assert s["policies"]["zpd"]["ratio_to_baseline"] == pytest.approx(2 / 3)
+    assert s["policies"]["zpd"]["rollouts_to_target_per_seed"] == pytest.approx([100, 150])
+    # seed mean 0.45 at 100, 0.55 at 200: 0.5 is crossed half way, at 150
+    assert s["policies"]["zpd"]["rollouts_to_target"] == pytest.approx(150)
+    assert s["policies"]["zpd"]["ratio_to_baseline"] == pytest.approx(0.5)
+    assert s["policies"]["zpd"]["ratio_per_seed"] == pytest.approx([100 / 300, 150 / 300])
+    assert s["policies"]["zpd"]["censored_seeds"] == 0
     assert s["policies"]["zpd"]["prior_drop"] == pytest.approx(0.03)
     smooth = summarize(rows, window=2)
     assert smooth["target"] == pytest.approx(0.45)  # mean of uniform's last two evaluations

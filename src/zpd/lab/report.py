@@ -134,9 +134,16 @@ def mean_curve(cs: Sequence[Curve]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rollouts_to_target(rollouts: np.ndarray, values: np.ndarray, target: float) -> float:
-    """First rollout count at which ``values`` reach ``target`` (NaN if never)."""
+    """Rollouts at which ``values`` first reach ``target``, interpolated linearly between the
+    evaluation before the crossing and the first one at or above it (NaN if never: censored)."""
     hit = np.nonzero(values >= target - 1e-12)[0]
-    return float(rollouts[hit[0]]) if hit.size else float("nan")
+    if not hit.size:
+        return float("nan")
+    h = int(hit[0])
+    if h == 0 or values[h] <= values[h - 1]:
+        return float(rollouts[h])
+    frac = (target - values[h - 1]) / (values[h] - values[h - 1])
+    return float(rollouts[h - 1] + frac * (rollouts[h] - rollouts[h - 1]))
 
 
 def smoothed(c: Curve, window: int) -> Curve:
