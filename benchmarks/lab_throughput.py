@@ -29,14 +29,17 @@ FLOOR = 4000.0
 def _base_dir(arg: str | None, tmp: Path) -> tuple[Path, str]:
     from zpd.lab import model as gpt
     from zpd.lab.experiments import demo_config
-    from zpd.lab.pretrain import cached_base_dir, is_finished
+    from zpd.lab.pretrain import SHIPPED, cached_base_dir, is_finished
     from zpd.lab.tokenizer import CharTokenizer
 
     if arg:
         return Path(arg), "given"
-    cached = cached_base_dir(demo_config().pretrain)
+    pre = demo_config().pretrain
+    cached = cached_base_dir(pre)
     if is_finished(cached):
         return cached / "final", "cached demo base"
+    if is_finished(SHIPPED / pre.fingerprint()):
+        return SHIPPED / pre.fingerprint() / "final", "the demo base shipped with the package"
     model = gpt.GPT(gpt.GPTConfig.preset("small"))
     return gpt.save_pretrained(model, CharTokenizer(), tmp / "random"), (
         "random init (no cached base: completions run to max length)"
