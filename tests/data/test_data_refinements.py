@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,10 @@ def test_filter_file_writes_kept_rows_decisions_and_report(tiny_model: Path,
     cfg = RefinementConfig(max_ifd=2.0, max_rifd=2.0)
     for d, row in zip(decisions, rows):  # each logged decision follows from its logged stats
         changed_p, changed_a = "refined_prompt" in row, "refined_answer" in row
-        expect = _decide((d["ifd_original"], d["rifd_original"]),
-                         (d["ifd_refined"], d["rifd_refined"]), changed_p, changed_a,
+        v = {k: math.nan if d[k] is None else d[k]  # a one-token text has no unconditional
+             for k in ("ifd_original", "rifd_original", "ifd_refined", "rifd_refined")}  # NLL
+        expect = _decide((v["ifd_original"], v["rifd_original"]),
+                         (v["ifd_refined"], v["rifd_refined"]), changed_p, changed_a,
                          max_ifd=cfg.max_ifd, max_rifd=cfg.max_rifd)
         assert (d["decision"], d["reason"]) == expect
     kept = [json.loads(line) for line in out.read_text().splitlines()]

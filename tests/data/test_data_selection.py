@@ -61,11 +61,12 @@ def test_forgetting_events_and_online_tracker_agree() -> None:
 
 def _manual_answer_stats(lm, prompt: str, answer: str) -> tuple[float, float]:
     a, b = lm.encode([prompt])[0], lm.encode([answer])[0]
-    ids = torch.tensor([[lm.context_id, *a, *b]])
+    pre = lm.prefix_ids  # the tokenizer's own convention (this one adds nothing)
+    ids = torch.tensor([[*pre, *a, *b]])
     with torch.no_grad():
         probs = torch.softmax(lm.model(input_ids=ids).logits[0].double(), dim=-1)
     el2n, acc = [], []
-    for t in range(1 + len(a), ids.shape[1]):
+    for t in range(len(pre) + len(a), ids.shape[1]):
         onehot = torch.zeros(probs.shape[-1], dtype=torch.double)
         onehot[ids[0, t]] = 1
         el2n.append(float(torch.linalg.norm(probs[t - 1] - onehot)))

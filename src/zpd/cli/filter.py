@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> Any:
                               refined_prompt=args.refined_prompt_field,
                               refined_answer=args.refined_answer_field, id=args.id_field)
     return filter_refinements(args.data, args.model, args.out, fields=fields, config=cfg,
-                              run=run_config(args), device=args.device, dtype=args.dtype,
+                              run=run_config(args), device=args.device, dtype=args.dtype, bos=args.bos,
                               ray=ray_config(args))
 
 

@@ -55,7 +55,7 @@ def _difficulty(args: argparse.Namespace) -> Any:
                                answer_field=args.answer_field, id_field=args.id_field,
                                category_field=args.category_field, config=cfg,
                                run=run_config(args), backend=args.backend, device=args.device,
-                               dtype=args.dtype, ray=ray_config(args))
+                               dtype=args.dtype, bos=args.bos, ray=ray_config(args))
     return {"out": args.out, **summary.as_dict()}
 
 
@@ -68,7 +68,7 @@ def _distance(args: argparse.Namespace) -> Any:
     summary = score_distance(args.data, args.model, args.out, prompt_field=args.prompt_field,
                              answer_field=args.answer_field, id_field=args.id_field,
                              category_field=args.category_field, config=cfg,
-                             run=run_config(args), device=args.device, dtype=args.dtype,
+                             run=run_config(args), device=args.device, dtype=args.dtype, bos=args.bos,
                              ray=ray_config(args))
     return {"out": args.out, **summary.as_dict()}
 

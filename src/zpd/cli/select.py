@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace) -> Any:
                   prompt_field=args.prompt_field, answer_field=args.answer_field,
                   id_field=args.id_field, targets=targets, less=less_cfg,
                   threshold=args.threshold, run=run_config(args), device=args.device,
-                  dtype=args.dtype, ray=ray_config(args))
+                  dtype=args.dtype, bos=args.bos, ray=ray_config(args))
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -44,6 +44,10 @@ def add_run(parser: argparse.ArgumentParser, *, batch_rows: int = 256) -> None:
     g.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
     g.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"),
                    help="model weights dtype (default: as saved)")
+    g.add_argument("--bos", default="auto", choices=("auto", "always", "never"),
+                   help="what goes before every sequence: auto (default) follows the "
+                        "tokenizer's own convention (add_bos_token, its post-processor; the lab's "
+                        "and GPT-2's add nothing), always forces BOS (else EOS), never adds none")
     r = parser.add_argument_group("Ray (many GPUs or nodes)")
     r.add_argument("--ray", action="store_true", help="score over Ray Data actors")
     r.add_argument("--ray-workers", type=int, default=1, help="actors, one model each (default 1)")

@@ -173,13 +173,16 @@ class DifficultyTask:
     """Torch device for the transformers backend."""
     dtype: str = "auto"
     """Weights dtype for the transformers backend."""
+    bos: str = "auto"
+    """What goes before every sequence: auto (the tokenizer\'s own convention), always
+    (force BOS, else EOS) or never (``zpd.data.model_io.BosMode``)."""
 
     def settings(self) -> dict[str, Any]:
         cfg = asdict(self.config)
         cfg["interval"] = self.config.interval.value
         cfg["sampling"].pop("batch_prompts")  # throughput knob; does not change results' meaning
         return {"command": "score difficulty", "model": str(Path(self.model).resolve()),
-                "backend": Backend(self.backend).value, "dtype": self.dtype, "config": cfg}
+                "backend": Backend(self.backend).value, "dtype": self.dtype, "bos": self.bos, "config": cfg}
 
     def __call__(self) -> _DifficultyBatch:
         verifier = load_verifier(self.config.verifier)
@@ -188,7 +191,8 @@ class DifficultyTask:
         else:
             from zpd.data.model_io import load_model
 
-            sampler = HFSampler(load_model(self.model, device=self.device, dtype=self.dtype),
+            sampler = HFSampler(load_model(self.model, device=self.device, dtype=self.dtype,
+                        bos=self.bos),
                                 self.config.sampling)
         return _DifficultyBatch(DifficultyScorer(sampler, self.config, verifier))
 
@@ -207,6 +211,7 @@ def score_difficulty(
     backend: Backend | str = Backend.TRANSFORMERS,
     device: str = "auto",
     dtype: str = "auto",
+    bos: str = "auto",
     ray: RayConfig | None = None,
 ) -> RunSummary:
     """API twin of ``zpd score difficulty``: per-item pass rate with an interval into ``out``."""
@@ -219,7 +224,7 @@ def score_difficulty(
                      id=id_field, category=category_field)
     task = DifficultyTask(model=str(model), config=cfg,
                           backend=parse_enum(Backend, backend, "backend"), device=device,
-                          dtype=dtype)
+                          dtype=dtype, bos=bos)
     return run_file(data, spec, out, task, run, executor=executor_for(ray), desc="difficulty")
 
 

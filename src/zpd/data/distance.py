@@ -13,8 +13,11 @@ base model (two forward passes per item, batched and length-sorted by ``tokensta
 * ``rifd`` = PPL(x | y) / PPL(x), the reversed IFD of Selective Reflection-Tuning (arXiv
   2402.10110): near or above 1, the answer does not let the model infer the prompt.
 
-Every sequence starts with the tokenizer's BOS (else EOS) token, so the first token of a text has a
-probability too. What it is not: a filter (see ``refinements``) or a file runner (see ``pipeline``).
+Every sequence starts with what the model's own tokenizer puts in front of a text (its BOS if it
+adds one; nothing for the lab's tokenizer or GPT-2's), never a token the model did not see in
+training; the first token of a sequence without such a prefix has no probability and is not
+counted (a one-token text then has no unconditional NLL: NaN, null in the results). ``bos``
+(``--bos``) overrides the convention. What it is not: a filter (see ``refinements``) or a file runner (see ``pipeline``).
 """
 
 from __future__ import annotations
@@ -166,13 +169,17 @@ class DistanceTask:
     """Torch device (``auto``: CUDA, then MPS, then CPU)."""
     dtype: str = "auto"
     """Weights dtype: auto, float32, float16 or bfloat16."""
+    bos: str = "auto"
+    """What goes before every sequence: auto (the tokenizer\'s own convention), always
+    (force BOS, else EOS) or never (``zpd.data.model_io.BosMode``)."""
 
     def settings(self) -> dict[str, Any]:
         return {"command": "score distance", "model": str(Path(self.model).resolve()),
-                "dtype": self.dtype, "config": asdict(self.config)}
+                "dtype": self.dtype, "bos": self.bos, "config": asdict(self.config)}
 
     def __call__(self) -> _DistanceBatch:
-        lm = load_model(self.model, device=self.device, dtype=self.dtype)
+        lm = load_model(self.model, device=self.device, dtype=self.dtype,
+                        bos=self.bos)
         return _DistanceBatch(DistanceScorer(lm, self.config))
 
 
@@ -189,6 +196,7 @@ def score_distance(
     run: RunConfig | None = None,
     device: str = "auto",
     dtype: str = "auto",
+    bos: str = "auto",
     ray: RayConfig | None = None,
 ) -> RunSummary:
     """API twin of ``zpd score distance``: per-item NLL/PPL, IFD and reversed IFD into ``out``."""
@@ -196,5 +204,5 @@ def score_distance(
     spec = FieldSpec(required=(("prompt", prompt_field), ("answer", answer_field)),
                      id=id_field, category=category_field)
     task = DistanceTask(model=str(model), config=config or DistanceConfig(), device=device,
-                        dtype=dtype)
+                        dtype=dtype, bos=bos)
     return run_file(data, spec, out, task, run, executor=executor_for(ray), desc="distance")

@@ -138,7 +138,7 @@ def _selected(model: Any, pattern: str | None) -> list[tuple[str, torch.nn.Param
 def answer_loss(lm: LoadedModel, prompt_ids: list[int], answer_ids: list[int],
                 max_length: int | None = None) -> torch.Tensor:
     """Mean NLL of the answer tokens given the prompt (prompt tokens are not trained on)."""
-    ctx = [lm.context_id] if lm.context_id is not None else []
+    ctx = list(lm.prefix_ids)  # the tokenizer's own convention: nothing the model never saw
     ids = (ctx + prompt_ids + answer_ids)[: max_length or lm.max_length]
     n_prefix = len(ctx) + len(prompt_ids)
     if len(ids) <= max(n_prefix, 1):

@@ -162,15 +162,19 @@ class RefinementTask:
     """Torch device."""
     dtype: str = "auto"
     """Weights dtype."""
+    bos: str = "auto"
+    """What goes before every sequence: auto (the tokenizer\'s own convention), always
+    (force BOS, else EOS) or never (``zpd.data.model_io.BosMode``)."""
 
     def settings(self) -> dict[str, Any]:
         return {"command": "filter refinements", "model": str(Path(self.model).resolve()),
-                "dtype": self.dtype, "config": asdict(self.config)}
+                "dtype": self.dtype, "bos": self.bos, "config": asdict(self.config)}
 
     def __call__(self) -> _RefinementBatch:
         from zpd.data.model_io import load_model
 
-        lm = load_model(self.model, device=self.device, dtype=self.dtype)
+        lm = load_model(self.model, device=self.device, dtype=self.dtype,
+                        bos=self.bos)
         return _RefinementBatch(RefinementFilter(lm, self.config))
 
 
@@ -200,6 +204,7 @@ def filter_refinements(
     run: RunConfig | None = None,
     device: str = "auto",
     dtype: str = "auto",
+    bos: str = "auto",
     ray: RayConfig | None = None,
 ) -> dict[str, Any]:
     """API twin of ``zpd filter refinements``.
@@ -218,7 +223,7 @@ def filter_refinements(
                      optional=(("refined_prompt", f.refined_prompt),
                                ("refined_answer", f.refined_answer)), id=f.id)
     task = RefinementTask(model=str(student), config=config or RefinementConfig(), device=device,
-                          dtype=dtype)
+                          dtype=dtype, bos=bos)
     out_path = Path(out)
     decisions = out_path.with_name(out_path.name + ".decisions.jsonl")
     summary = run_file(data, spec, decisions, task, run, executor=executor_for(ray),

@@ -101,7 +101,8 @@ class HFSampler:
         import torch
 
         cfg, tok, model = self.config, self.lm.tokenizer, self.lm.model
-        ids = self.lm.encode(prompts)
+        prefix = self.lm.prefix_ids  # the tokenizer's convention (the lab's: none)
+        ids = [prefix + x for x in self.lm.encode(prompts)]
         width = max(len(x) for x in ids)
         if width + cfg.max_new_tokens > self.lm.max_length:
             raise DataError(f"a prompt of {width} tokens + max_new_tokens={cfg.max_new_tokens} "

@@ -96,12 +96,15 @@ class SelectTask:
     """Torch device."""
     dtype: str = "auto"
     """Weights dtype (EL2N / forgetting; LESS always uses float32)."""
+    bos: str = "auto"
+    """What goes before every sequence: auto (the tokenizer\'s own convention), always
+    (force BOS, else EOS) or never (``zpd.data.model_io.BosMode``)."""
 
     def settings(self) -> dict[str, Any]:
         return {"command": "select", "method": SelectMethod(self.method).value,
                 "models": [str(Path(m).resolve()) for m in self.models],
                 "threshold": self.threshold, "less": asdict(self.less),
-                "targets": asdict(self.targets) if self.targets else None, "dtype": self.dtype}
+                "targets": asdict(self.targets) if self.targets else None, "dtype": self.dtype, "bos": self.bos}
 
     def __call__(self) -> _ScoreBatch:
         from zpd.data.model_io import load_model
@@ -113,7 +116,8 @@ class SelectTask:
             sel = LessSelector([LessCheckpoint.from_dir(m) for m in self.models], self.less,
                                device=self.device)
             return _ScoreBatch(sel.fit(*_targets(self.targets)))
-        lms = [load_model(m, device=self.device, dtype=self.dtype) for m in self.models]
+        lms = [load_model(m, device=self.device, dtype=self.dtype,
+                        bos=self.bos) for m in self.models]
         if method is SelectMethod.EL2N:
             return _ScoreBatch(EL2NScorer(lms))
         return _ScoreBatch(ForgettingScorer(lms, threshold=self.threshold))
@@ -137,6 +141,7 @@ def select(
     run: RunConfig | None = None,
     device: str = "auto",
     dtype: str = "auto",
+    bos: str = "auto",
     ray: RayConfig | None = None,
 ) -> dict[str, Any]:
     """API twin of ``zpd select``; returns the report (also written to ``OUT.report.json``)."""
@@ -156,7 +161,8 @@ def select(
     run = run or RunConfig()
     spec = FieldSpec(required=(("prompt", prompt_field), ("answer", answer_field)), id=id_field)
     task = SelectTask(method=how, models=tuple(str(m) for m in models), threshold=threshold,
-                      less=less or LessConfig(), targets=targets, device=device, dtype=dtype)
+                      less=less or LessConfig(), targets=targets, device=device, dtype=dtype,
+                      bos=bos)
     out_path = Path(out)
     scores_path = out_path.with_name(out_path.name + ".scores.jsonl")
     summary = run_file(data, spec, scores_path, task, run, executor=executor_for(ray),

@@ -46,14 +46,15 @@ def auto_batch_tokens(vocab_size: int) -> int:
     return int(max(256, min(16384, _LOGIT_BYTES // (4 * max(1, vocab_size)))))
 
 
-def _build(items: Sequence[Sequence[Sequence[int]]], ctx: int | None, max_len: int
+def _build(items: Sequence[Sequence[Sequence[int]]], prefix: Sequence[int], max_len: int
            ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
-    """Concatenate segments; label each token with its segment index + 1 (0 = context)."""
+    """Prefix (the tokenizer's convention) + segments; label each token with its segment index
+    + 1 (0 = prefix)."""
     seqs, labels = [], []
     truncated = np.zeros(len(items), dtype=bool)
     for i, segs in enumerate(items):
-        ids = [ctx] if ctx is not None else []
-        lab = [0] if ctx is not None else []
+        ids = [int(t) for t in prefix]
+        lab = [0] * len(ids)
         for s, seg in enumerate(segs):
             ids.extend(int(t) for t in seg)
             lab.extend([s + 1] * len(seg))
@@ -126,7 +127,7 @@ def segment_stats(
         raise DataError("every item must have the same number of segments")
     limit = max_length or lm.max_length
     budget = batch_tokens or auto_batch_tokens(int(lm.model.config.vocab_size))
-    seqs, labels, truncated = _build(items, lm.context_id, limit)
+    seqs, labels, truncated = _build(items, lm.prefix_ids, limit)
     count = np.zeros((n, n_seg), dtype=np.float64)  # (N, S)
     sums = {k: np.zeros((n, n_seg), dtype=np.float64) for k in stats}
     order = np.argsort([-len(s) for s in seqs], kind="stable")  # longest first: fail fast on OOM
