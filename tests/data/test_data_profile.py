@@ -56,3 +56,17 @@ def test_profile_from_results_or_joined_dataset_and_plot(tmp_path: Path) -> None
     plot_profile(joined, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
     assert np.isclose(json.loads(json.dumps([c.mean for c in joined]))[1], 11 / 12)
+
+
+def test_zero_width_bootstrap_intervals_carry_a_note_with_the_wilson_interval() -> None:
+    from zpd.data.profile import competence_profile
+
+    prof = competence_profile(["one", "zeros", "zeros", "mixed", "mixed"], [3, 0, 0, 1, 4],
+                              [4, 4, 4, 4, 4])
+    by = {c.category: c for c in prof}
+    assert by["one"].lower == by["one"].upper and "one item" in by["one"].note
+    assert by["zeros"].upper == 0.0 and "same pass rate" in by["zeros"].note
+    assert "[0.000, 0.324]" in by["zeros"].note  # Wilson 95 % for 0 of 8
+    assert by["mixed"].note == "" and by["mixed"].upper > by["mixed"].lower
+    wilson = competence_profile(["zeros", "zeros"], [0, 0], [4, 4], method="wilson")
+    assert wilson[0].note == "" and wilson[0].upper > 0.3

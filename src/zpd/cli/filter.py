@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from zpd.data.cliargs import add_run, guarded, quiet_transformers, ray_config, run_config
+from zpd.data.cliargs import (
+    add_run,
+    guarded,
+    quiet_transformers,
+    ray_config,
+    run_config,
+    warn_completion_only,
+)
 
 EPILOG = """\
 examples:
@@ -38,6 +45,7 @@ def _run(args: argparse.Namespace) -> Any:
     fields = RefinementFields(prompt=args.prompt_field, answer=args.answer_field,
                               refined_prompt=args.refined_prompt_field,
                               refined_answer=args.refined_answer_field, id=args.id_field)
+    warn_completion_only("zpd filter", args.model)
     return filter_refinements(args.data, args.model, args.out, fields=fields, config=cfg,
                               run=run_config(args), device=args.device, dtype=args.dtype, bos=args.bos,
                               ray=ray_config(args))

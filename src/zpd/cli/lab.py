@@ -14,6 +14,8 @@ import os
 import sys
 from typing import Any
 
+from zpd.data.cliargs import add_threads, apply_threads
+
 DESCRIPTION = """\
 The lab one step at a time: a tiny char-level GPT pretrained from scratch on synthetic digit
 tasks (pretrain), GRPO on the demo's pool with prompts chosen by a zpd.Curriculum policy (rl),
@@ -72,7 +74,8 @@ def _add_pretrain(sub: Any) -> None:
     add("--eval-every", type=int, default=0, help="held-out eval every N steps (default: end)")
     add("--eval-items", type=int, default=24, help="held-out items per eval cell (default 24)")
     add("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run_pretrain)
+    add_threads(p)
+    p.set_defaults(func=_threaded(_run_pretrain))
 
 
 def _add_rl(sub: Any) -> None:
@@ -94,7 +97,8 @@ def _add_rl(sub: Any) -> None:
     add("--pool-seed", type=int, default=0, help="seed of the pool and eval sets (default 0)")
     add("--eval-items", type=int, default=128, help="held-out items per eval set (default 128)")
     add("--no-save", action="store_true", help="do not save the trained model")
-    p.set_defaults(func=_run_rl)
+    add_threads(p)
+    p.set_defaults(func=_threaded(_run_rl))
 
 
 def _add_eval(sub: Any) -> None:
@@ -106,7 +110,8 @@ def _add_eval(sub: Any) -> None:
     add("--seed", type=int, default=0, help="sampling seed (default 0)")
     add("--eval-items", type=int, default=128, help="held-out items per eval set (default 128)")
     add("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_run_eval)
+    add_threads(p)
+    p.set_defaults(func=_threaded(_run_eval))
 
 
 def _add_proof(sub: Any) -> None:
@@ -127,7 +132,8 @@ def _add_proof(sub: Any) -> None:
     add("--report", default=None,
         help="also add the proof's section to this lab report (zpd demo's report.html)")
     add("--json", action="store_true", help="print the summary as JSON instead of a table")
-    p.set_defaults(func=_run_proof)
+    add_threads(p)
+    p.set_defaults(func=_threaded(_run_proof))
 
 
 def _run_proof(args: argparse.Namespace) -> int:
@@ -149,6 +155,20 @@ def _run_proof(args: argparse.Namespace) -> int:
         return _fail(exc)
     print(json.dumps(summary, indent=2) if args.json else format_table(summary))
     return 0
+
+
+def _threaded(fn: Any) -> Any:
+    """``fn`` with ``--threads`` applied first (a bad value is one clear line, exit 2)."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            apply_threads(args)
+        except ValueError as exc:
+            return _fail(exc)
+        result: int = fn(args)
+        return result
+
+    return run
 
 
 def _fail(exc: ValueError) -> int:

@@ -7,9 +7,10 @@ What it is: the argparse front of :func:`zpd.data.profile_results` and
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from zpd.data.cliargs import guarded
+from zpd.data.cliargs import add_threads, guarded
 
 EPILOG = """\
 examples:
@@ -31,6 +32,9 @@ def _run(args: argparse.Namespace) -> Any:
                            split=args.split, method=args.method, confidence=args.confidence,
                            n_boot=args.n_boot, seed=args.seed)
     rows = profile_dicts(prof)
+    for c in prof:
+        if c.note:
+            print(f"zpd profile: warning: category {c.category!r}: {c.note}", file=sys.stderr)
     if args.out:
         atomic_write_json(args.out, {"method": args.method, "confidence": args.confidence,
                                      "categories": rows})
@@ -56,5 +60,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="write the profile as JSON here")
     p.add_argument("--plot", default=None, help="write a PNG plot here")
+    add_threads(p)
     p.set_defaults(func=guarded("zpd profile", _run))
     return p

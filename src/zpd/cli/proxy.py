@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from zpd.data.cliargs import guarded, quiet_transformers
+from zpd.data.cliargs import add_threads, guarded, quiet_transformers
 
 EPILOG = """\
 examples:
@@ -72,5 +72,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--stop", action="append", default=[], help="cut generations here")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    add_threads(p)
     p.set_defaults(func=guarded("zpd proxy", _run))
     return p

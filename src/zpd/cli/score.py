@@ -17,6 +17,7 @@ from zpd.data.cliargs import (
     quiet_transformers,
     ray_config,
     run_config,
+    warn_completion_only,
 )
 
 DIFFICULTY_EPILOG = """\
@@ -65,6 +66,7 @@ def _distance(args: argparse.Namespace) -> Any:
 
     cfg = DistanceConfig(batch_tokens=args.batch_tokens, max_length=args.max_length,
                          reverse=not args.no_reverse, reverse_template=args.reverse_template)
+    warn_completion_only("zpd score distance", args.model)
     summary = score_distance(args.data, args.model, args.out, prompt_field=args.prompt_field,
                              answer_field=args.answer_field, id_field=args.id_field,
                              category_field=args.category_field, config=cfg,

@@ -41,6 +41,7 @@ def add_run(parser: argparse.ArgumentParser, *, batch_rows: int = 256) -> None:
     g.add_argument("--batch-rows", type=int, default=batch_rows,
                    help=f"rows per scoring batch, each written durably (default {batch_rows})")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads(g)
     g.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
     g.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"),
                    help="model weights dtype (default: as saved)")
@@ -56,6 +57,25 @@ def add_run(parser: argparse.ArgumentParser, *, batch_rows: int = 256) -> None:
                    help="Ray cluster address ('auto': a running cluster; default: local Ray)")
     r.add_argument("--ray-block-rows", type=int, default=8192,
                    help="rows handed to Ray at a time (default 8192)")
+
+
+def add_threads(parser: Any) -> None:
+    """--threads: torch CPU threads (on a shared CPU, fewer threads are often faster)."""
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice; with another job on "
+                             "the box, 1 ran 8x faster than the default)")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set torch's CPU threads from ``--threads`` (a value < 1 is an error)."""
+    n = getattr(args, "threads", None)
+    if n is None:
+        return
+    if n < 1:
+        raise ValueError(f"--threads {n}: give a positive number of threads")
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def run_config(args: argparse.Namespace) -> Any:
@@ -80,6 +100,7 @@ def guarded(prog: str, fn: Callable[[argparse.Namespace], Any]) -> Callable[[arg
 
     def run(args: argparse.Namespace) -> int:
         try:
+            apply_threads(args)
             result = fn(args)
         except ValueError as exc:
             print(f"{prog}: error: {exc}", file=sys.stderr)
@@ -100,3 +121,12 @@ def quiet_transformers() -> None:
         logging.set_verbosity_error()
     except ImportError:  # pragma: no cover
         pass
+
+
+def warn_completion_only(prog: str, model: str) -> None:
+    """Say so on stderr when prompt-side NLL and r-IFD cannot mean anything for ``model``."""
+    from zpd.data.model_io import completion_only_note
+
+    note = completion_only_note(model)
+    if note:
+        print(f"{prog}: warning: {note}", file=sys.stderr)

@@ -377,8 +377,7 @@ class ResultLog:
                               "by zpd; choose another output or pass overwrite=True / --overwrite")
         old = json.loads(mpath.read_text(encoding="utf-8")).get("settings", {})
         if old != self.settings:
-            keys = sorted(k for k in set(old) | set(self.settings)
-                          if old.get(k) != self.settings.get(k))
+            keys = _changed_keys(old, self.settings)
             raise ResumeError(f"{self.path} was written with other settings (differ in: "
                               f"{', '.join(keys)}); resume needs the same settings — choose another "
                               "output or pass overwrite=True / --overwrite")
@@ -437,6 +436,17 @@ class ResultLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of the settings that differ (``config.k``, not just ``config``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new)):
+            if old.get(k) != new.get(k):
+                out += _changed_keys(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [prefix.rstrip(".")]
 
 
 def read_results(path: str | os.PathLike[str], *, include_skipped: bool = False

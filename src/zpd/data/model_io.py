@@ -126,6 +126,24 @@ def tokenizer_prefix(tok: Any) -> list[int]:
     return [int(bos)] if getattr(tok, "add_bos_token", False) and bos is not None else []
 
 
+def completion_only_note(path: str | os.PathLike[str]) -> str | None:
+    """A warning when the model is known to have been trained with loss on completions only (the
+    lab's checkpoints): it never learned to predict prompts, so NLL of a prompt and the reversed
+    IFD (PPL(x|y) / PPL(x)) say nothing about it. None when nothing is known."""
+    import json
+
+    cfg = Path(path) / "config.json"
+    try:
+        known = "zpd_gpt_config" in json.loads(cfg.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not known:
+        return None
+    return (f"{path} is a zpd lab checkpoint, trained with loss on completions only: it never "
+            "learned to predict prompts, so nll_prompt, nll_prompt_given_answer and r-IFD say "
+            "nothing about it (the answer-side numbers and IFD do)")
+
+
 def check_model_dir(path: str | os.PathLike[str]) -> Path:
     """Raise a clear error unless ``path`` is a local Hugging Face model directory."""
     p = Path(path)

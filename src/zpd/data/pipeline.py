@@ -186,6 +186,11 @@ def run_file(
     data_path, out_path = Path(data), Path(out)
     if data_path.resolve() == out_path.resolve():
         raise DataError(f"the output {out_path} would overwrite the input; choose another path")
+    if out_path.suffix.lower() in (".parquet", ".pq", ".arrow"):
+        raise DataError(
+            f"the output {out_path} is named {out_path.suffix} but results are written as JSON lines "
+            "(resumable, one record per row): name it .jsonl, then convert if you need to with "
+            "pandas.read_json(path, lines=True).to_parquet(...)")
     checked = scan(data_path, spec, on_error=run.on_error, split=run.split)
     log = ResultLog(out_path, _settings(data_path, spec, run, task), overwrite=run.overwrite)
     resumed = log.next_row

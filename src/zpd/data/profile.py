@@ -45,6 +45,8 @@ class CategoryCompetence:
     mean: float
     lower: float
     upper: float
+    note: str = ""
+    """Why the interval should not be read as is (empty when it can)."""
 
 
 def competence_profile(categories: Sequence[Any], successes: Any, n: Any, *,
@@ -64,6 +66,7 @@ def competence_profile(categories: Sequence[Any], successes: Any, n: Any, *,
     for cat in sorted(set(labels.tolist())):
         sel = labels == cat
         rates = s[sel] / m[sel]  # (items,)
+        note = ""
         if how is ProfileMethod.WILSON:
             lo, hi = pass_rate_interval([s[sel].sum()], [m[sel].sum()], confidence=confidence)
             mean, lower, upper = s[sel].sum() / m[sel].sum(), lo[0], hi[0]
@@ -71,9 +74,15 @@ def competence_profile(categories: Sequence[Any], successes: Any, n: Any, *,
             boots = rates[rng.integers(0, rates.size, size=(n_boot, rates.size))].mean(axis=1)
             a = (1 - confidence) / 2
             mean, lower, upper = rates.mean(), np.quantile(boots, a), np.quantile(boots, 1 - a)
+            if rates.size == 1 or np.ptp(rates) == 0:  # resampling items cannot vary the mean
+                lo, hi = pass_rate_interval([s[sel].sum()], [m[sel].sum()], confidence=confidence)
+                why = "one item" if rates.size == 1 else "every item has the same pass rate"
+                note = (f"{why}: the bootstrap interval over items has zero width and says "
+                        f"nothing; the Wilson interval over its {int(m[sel].sum())} samples is "
+                        f"[{lo[0]:.3f}, {hi[0]:.3f}] (--method wilson)")
         out.append(CategoryCompetence(cat, int(sel.sum()), float(m[sel].sum()),
                                       float(s[sel].sum()), float(mean), float(lower),
-                                      float(upper)))
+                                      float(upper), note))
     return sorted(out, key=lambda c: (c.mean, c.category))
 
 

@@ -130,4 +130,8 @@ def executor_for(config: RayConfig | None) -> Any:
 
     if config is None:
         return local_executor
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:  # before any output is created
+        raise DataError("--ray needs Ray, which is not installed: pip install 'zpd[ray]'")
     return partial(ray_executor, config=config)
