@@ -208,3 +208,22 @@ def test_lora_adapters_start_exact_roundtrip_and_feed_less(tiny_model: Path,
     n_lora = sum(p.numel() for n, p in again.model.named_parameters() if "lora_" in n)
     assert sel._ckpts[0].proj.num_params == n_lora  # features come from the adapters only
     assert np.isfinite(sel.score(prompts, answers)).all()
+
+
+def test_sparse_projection_is_seeded_and_preserves_geometry() -> None:
+    from zpd.data.less import SparseProjector
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 3000, generator=g)
+    a = SparseProjector(3000, 512, seed=7, nnz=8, chunk=3000).project(x)
+    torch.testing.assert_close(a, SparseProjector(3000, 512, seed=7, nnz=8, chunk=3000).project(x))
+    ratio = a.norm(dim=1) / x.norm(dim=1)
+    assert ((ratio > 0.85) & (ratio < 1.15)).all()  # norms kept like the dense JL
+    cos_x = torch.nn.functional.cosine_similarity(x[0] + x[1], x[0], dim=0)
+    cos_p = torch.nn.functional.cosine_similarity(a[0] + a[1], a[0], dim=0)
+    assert abs(float(cos_x - cos_p)) < 0.1
+    assert not torch.allclose(a, SparseProjector(3000, 512, seed=8).project(x))
+    with pytest.raises(DataError, match="gradient entries"):
+        SparseProjector(10, 4, seed=0).project(torch.zeros(1, 9))
+    with pytest.raises(DataError, match="projection"):
+        LessConfig(projection="dense")

@@ -46,8 +46,15 @@ class LessConfig:
 
     proj_dim: int = 2048
     """Random-projection dimension (the paper uses 8192; smaller is faster on CPU)."""
+    projection: str = "sparse"
+    """``sparse``: each gradient entry lands in ``sparse_nnz`` random columns with random signs
+    (a sparse Johnson-Lindenstrauss transform, Kane & Nelson 2014; cost O(P * nnz) per row,
+    regenerated per chunk from the seed, no matrix kept); ``rademacher``: the dense +-1/sqrt(d)
+    matrix of the LESS paper (cost O(P * d), cached only when it fits ``cache_mb``)."""
+    sparse_nnz: int = 8
+    """Non-zeros per gradient entry of the sparse projection."""
     seed: int = 0
-    """Seed of the Rademacher projection."""
+    """Seed of the projection."""
     beta1: float = 0.9
     """Adam beta1 (must match the warm-up optimizer)."""
     beta2: float = 0.999
@@ -64,6 +71,10 @@ class LessConfig:
     def __post_init__(self) -> None:
         if self.proj_dim < 1:
             raise DataError(f"proj_dim must be >= 1; got {self.proj_dim}")
+        if self.projection not in ("sparse", "rademacher"):
+            raise DataError(f"projection must be 'sparse' or 'rademacher'; got {self.projection!r}")
+        if not 1 <= self.sparse_nnz <= self.proj_dim:
+            raise DataError(f"sparse_nnz must be in [1, proj_dim]; got {self.sparse_nnz}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
             raise DataError("need 0 <= beta1, beta2 < 1 and eps > 0")
         if self.param_pattern is not None:
@@ -126,6 +137,42 @@ class RademacherProjector:
         return out
 
 
+class SparseProjector:
+    """x (B, P) -> x S (B, d): gradient entry i goes to ``nnz`` seeded columns with signs
+    +-1/sqrt(nnz) (sparse JL, Kane & Nelson 2014: inner products kept in expectation). Columns
+    and signs are regenerated per chunk of rows from the seed, so nothing of size P x d exists
+    and a row costs O(P * nnz) instead of the dense matrix's O(P * d)."""
+
+    def __init__(self, num_params: int, dim: int, seed: int, *, nnz: int = 8,
+                 chunk: int = 1 << 16):
+        self.num_params, self.dim, self.seed, self.nnz, self.chunk = (
+            num_params, dim, seed, nnz, chunk)
+
+    def _block(self, c: int, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + c)
+        cols = torch.randint(0, self.dim, (rows, self.nnz), generator=gen)  # (rows, nnz)
+        sign = torch.randint(0, 2, (rows, self.nnz), generator=gen).float().mul_(2).sub_(1)
+        return cols.reshape(-1), sign.div_(self.nnz**0.5)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] != self.num_params:
+            raise DataError(f"expected {self.num_params} gradient entries, got {x.shape[1]}")
+        out = torch.zeros((x.shape[0], self.dim), dtype=torch.float32)  # (B, d)
+        for c, start in enumerate(range(0, self.num_params, self.chunk)):
+            stop = min(start + self.chunk, self.num_params)
+            cols, sign = self._block(c, stop - start)
+            src = (x[:, start:stop].float().cpu()[:, :, None] * sign[None]).reshape(x.shape[0], -1)
+            out.index_add_(1, cols, src)
+        return out
+
+
+def make_projector(num_params: int, cfg: LessConfig) -> RademacherProjector | SparseProjector:
+    """The projection ``cfg`` asks for."""
+    if cfg.projection == "rademacher":
+        return RademacherProjector(num_params, cfg.proj_dim, cfg.seed, cache_mb=cfg.cache_mb)
+    return SparseProjector(num_params, cfg.proj_dim, cfg.seed, nnz=cfg.sparse_nnz)
+
+
 def _selected(model: Any, pattern: str | None) -> list[tuple[str, torch.nn.Parameter]]:
     rx = re.compile(pattern) if pattern else None
     out = [(n, p) for n, p in model.named_parameters()
@@ -174,7 +221,7 @@ class _Ckpt:
         self.lr = ck.lr
         self.params = _selected(self.lm.model, cfg.param_pattern)
         n = sum(p.numel() for _, p in self.params)
-        self.proj = RademacherProjector(n, cfg.proj_dim, cfg.seed, cache_mb=cfg.cache_mb)
+        self.proj = make_projector(n, cfg)
         self.m = self.v = None
         if ck.adam_state is not None:
             from safetensors.torch import load_file
