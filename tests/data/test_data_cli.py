@@ -45,6 +45,17 @@ def test_score_profile_select_filter_proxy_commands(tiny_model: Path, tiny_model
     assert main(["proxy", "--base", m, "--expert", str(tiny_model_b), "--anti-expert", m,
                  "--prompt", "1+2=", "--max-new-tokens", "3", "--device", "cpu"]) == 0
     assert len(_json_out(capsys)["generations"]) == 1
+    gen = ["proxy", "--base", m, "--expert", str(tiny_model_b), "--anti-expert", m, "--data",
+           str(data), "--out", str(tmp_path / "g.jsonl"), "--max-new-tokens", "3",
+           "--batch-rows", "5", *common]
+    assert main(gen) == 0
+    assert _json_out(capsys)["scored"] == 12
+    records = [json.loads(x) for x in (tmp_path / "g.jsonl").read_text().splitlines()]
+    assert [r["row"] for r in records] == list(range(12))
+    assert all(set(r) >= {"prompt", "generation", "id"} for r in records)
+    before = (tmp_path / "g.jsonl").read_bytes()
+    assert main(gen) == 0  # a finished run resumes to nothing and rewrites nothing
+    assert _json_out(capsys)["resumed_from"] == 12 and (tmp_path / "g.jsonl").read_bytes() == before
 
 
 def test_bad_input_is_one_clear_line_and_exit_2(tiny_model: Path, tmp_path: Path,

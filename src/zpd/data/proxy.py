@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -118,3 +120,53 @@ def proxy_generate(base: Any, expert: Any, anti_expert: Any, prompts: Sequence[s
         chunk = list(prompts[start : start + batch_size])
         out.extend(c[0] for c in sampler.sample(chunk, seed + start))
     return [cut_at_stop(t, stop) for t in out]
+
+
+class _ProxyBatch:
+    def __init__(self, base: Any, expert: Any, anti: Any, task: ProxyTask):
+        self.models, self.task = (base, expert, anti), task
+
+    def __call__(self, items: Sequence[Any]) -> list[dict[str, Any]]:
+        if not items:
+            return []
+        t = self.task
+        prompts = [str(it.text["prompt"]) for it in items]
+        texts = proxy_generate(*self.models, prompts, alpha=t.alpha,
+                               max_new_tokens=t.max_new_tokens, temperature=t.temperature,
+                               top_p=t.top_p, stop=t.stop, seed=t.seed + int(items[0].row),
+                               batch_size=len(items))
+        return [{"prompt": x, "generation": g} for x, g in zip(prompts, texts)]
+
+
+@dataclass(frozen=True)
+class ProxyTask:
+    """Picklable description of a proxy-tuning generation job (see ``pipeline.Task``): the file
+    runner gives it progress, resume, ``--split``, streaming and Ray like every scorer. A batch's
+    seed is ``seed`` + its first row, so a resumed run generates what a clean one would."""
+
+    base: str
+    expert: str
+    anti_expert: str
+    alpha: float = 1.0
+    max_new_tokens: int = 64
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "auto"
+    bos: str = "auto"
+
+    def settings(self) -> dict[str, Any]:
+        return {"command": "proxy", **{k: str(Path(getattr(self, k)).resolve())
+                                       for k in ("base", "expert", "anti_expert")},
+                "alpha": self.alpha, "max_new_tokens": self.max_new_tokens,
+                "temperature": self.temperature, "top_p": self.top_p, "stop": list(self.stop),
+                "seed": self.seed, "dtype": self.dtype, "bos": self.bos}
+
+    def __call__(self) -> _ProxyBatch:
+        from zpd.data.model_io import load_model
+
+        base, expert, anti = (load_model(p, device=self.device, dtype=self.dtype, bos=self.bos)
+                              for p in (self.base, self.expert, self.anti_expert))
+        return _ProxyBatch(base, expert, anti, self)
