@@ -142,6 +142,17 @@ def test_warmup_checkpoints_and_adam_preconditioned_selection(tiny_model: Path,
     ckpts = warmup(tiny_model, prompts, answers, tmp_path / "w", epochs=2, lr=1e-3,
                    batch_size=3, device="cpu", config=cfg)
     assert [Path(c.model).name for c in ckpts] == ["epoch1", "epoch2"]
+    stamp = {f: f.stat().st_mtime_ns for f in (tmp_path / "w").rglob("*") if f.is_file()}
+    again = warmup(tiny_model, prompts, answers, tmp_path / "w", epochs=2, lr=1e-3,
+                   batch_size=3, device="cpu", config=cfg)  # same inputs: the cache, no training
+    assert again == ckpts
+    assert {f: f.stat().st_mtime_ns for f in (tmp_path / "w").rglob("*") if f.is_file()} == stamp
+    other = warmup(tiny_model, prompts, answers, tmp_path / "w", epochs=2, lr=2e-3,
+                   batch_size=3, device="cpu", config=cfg)  # another lr: trained again
+    assert other[0].lr == 2e-3 and (tmp_path / "w" / "epoch1").stat().st_mtime_ns >= min(
+        stamp.values())
+    ckpts = warmup(tiny_model, prompts, answers, tmp_path / "w", epochs=2, lr=1e-3,
+                   batch_size=3, device="cpu", config=cfg)
     from safetensors.torch import load_file
 
     state = load_file(str(Path(ckpts[1].model) / ADAM_FILE))

@@ -56,7 +56,7 @@ def _warmup(args: argparse.Namespace, less_cfg: Any) -> list[str]:
     ckpts = warmup(args.model[0], [str(items[i].text["prompt"]) for i in pick],
                    [str(items[i].text["answer"]) for i in pick], args.warmup,
                    epochs=args.warmup_epochs, lr=args.warmup_lr, seed=args.seed,
-                   device=args.device, config=less_cfg, lora=lora)
+                   device=args.device, config=less_cfg, lora=lora, progress=not args.quiet)
     return [c.model for c in ckpts]
 
 

@@ -317,16 +317,25 @@ def save_adam_state(optimizer: torch.optim.Optimizer, model: Any,
 def warmup(model: str | os.PathLike[str], prompts: Sequence[str], answers: Sequence[str],
            out_dir: str | os.PathLike[str], *, epochs: int = 4, lr: float = 2e-5,
            batch_size: int = 8, seed: int = 0, device: str = "auto",
-           config: LessConfig | None = None, lora: Any = None) -> list[LessCheckpoint]:
+           config: LessConfig | None = None, lora: Any = None,
+           progress: bool = False) -> list[LessCheckpoint]:
     """LESS warm-up: Adam on (prompt, answer) pairs, a checkpoint after every epoch.
 
     Pass the warm-up subset (LESS: a random 5%, e.g. ``keep_indices(s, 0.05, "random")``).
     Each ``out_dir/epoch{e}`` holds the model (or, with ``lora`` — a ``zpd.data.lora.LoraConfig``,
     LESS's choice for large models — only the adapters), Adam moments and the learning rate.
+    The checkpoints are cached by their inputs (``out_dir/warmup.json``: a hash of the model's
+    files, the examples and the settings): the same call again, e.g. a resumed ``zpd select``,
+    reuses them instead of training again.
     """
     cfg = config or LessConfig()
     if epochs < 1 or batch_size < 1 or not lr > 0 or not prompts:
         raise DataError("warmup needs epochs >= 1, batch_size >= 1, lr > 0 and some examples")
+    key = _warmup_key(model, prompts, answers, epochs=epochs, lr=lr, batch_size=batch_size,
+                      seed=seed, cfg=cfg, lora=lora)
+    cached = _cached_warmup(Path(out_dir), key, epochs)
+    if cached is not None:
+        return cached
     lm = load_model(model, device=device, dtype="float32")
     if lora is not None:
         from zpd.data.lora import add_lora
@@ -338,15 +347,69 @@ def warmup(model: str | os.PathLike[str], prompts: Sequence[str], answers: Seque
     xs, ys = lm.encode(list(prompts)), lm.encode(list(answers))
     rng = np.random.default_rng(seed)
     out = []
+    bar = _bar(epochs * len(xs), progress, "LESS warm-up")
     for epoch in range(1, epochs + 1):
         for batch in np.array_split(rng.permutation(len(xs)), max(1, len(xs) // batch_size)):
             opt.zero_grad(set_to_none=True)
             loss = torch.stack([answer_loss(lm, xs[i], ys[i], cfg.max_length) for i in batch])
             loss.mean().backward()
             opt.step()
+            if bar is not None:
+                bar.update(len(batch))
         out.append(_save_checkpoint(lm, opt, Path(out_dir) / f"epoch{epoch}", lr, epoch, model,
                                     lora))
+    if bar is not None:
+        bar.close()
+    atomic_write_json(Path(out_dir) / WARMUP_FILE, {"key": key, "epochs": epochs})
     return out
+
+
+WARMUP_FILE = "warmup.json"
+
+
+def _warmup_key(model: str | os.PathLike[str], prompts: Sequence[str], answers: Sequence[str],
+                **settings: Any) -> str:
+    """A hash of everything a warm-up's checkpoints depend on."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(Path(model).glob("*")):
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for x, y in zip(prompts, answers):
+        h.update(json.dumps([x, y]).encode())
+    cfg = settings.pop("cfg")
+    lora = settings.pop("lora")
+    h.update(json.dumps({**settings, "cfg": [cfg.beta1, cfg.beta2, cfg.eps, cfg.param_pattern,
+                                             cfg.max_length],
+                         "lora": repr(lora)}, sort_keys=True).encode())
+    return h.hexdigest()[:20]
+
+
+def _cached_warmup(out_dir: Path, key: str, epochs: int) -> list[LessCheckpoint] | None:
+    """The checkpoints of a finished warm-up with the same inputs, else None."""
+    info = out_dir / WARMUP_FILE
+    if not info.is_file():
+        return None
+    try:
+        meta = json.loads(info.read_text())
+    except ValueError:
+        return None
+    dirs = [out_dir / f"epoch{e}" for e in range(1, epochs + 1)]
+    if meta.get("key") != key or not all((d / INFO_FILE).is_file() for d in dirs):
+        return None
+    return [LessCheckpoint.from_dir(d) for d in dirs]
+
+
+def _bar(total: int, enabled: bool, desc: str) -> Any:
+    if not enabled:
+        return None
+    import sys
+
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="row", file=sys.stderr)
 
 
 def _save_checkpoint(lm: LoadedModel, opt: torch.optim.Optimizer, d: Path, lr: float, epoch: int,
