@@ -55,14 +55,20 @@ def _check(name: str, value: float, floor: float, at_least: bool) -> bool:
     return ok
 
 
+def _world(preset: str, policies: tuple[str, ...], window: int) -> dict[str, dict[str, np.ndarray]]:
+    """Run ``policies`` in ``preset`` over the seeds; print its header and table."""
+    world = preset_config(preset)
+    runs = run_comparison(world, RunConfig(policies=policies, seeds=SEEDS,
+                                           coverage_window=window))
+    print(f"\n== {preset}: {world.num_items:,} items, {world.steps} steps, "
+          f"B={world.batch_size}, {len(SEEDS)} seeds")
+    stats = _by_policy(runs)
+    print(_table(stats))
+    return stats
+
+
 def endogenous() -> bool:
-    world = preset_config("endogenous")
-    runs = run_comparison(world, RunConfig(policies=("uniform", "mopps", "oracle", "zpd"),
-                                           seeds=SEEDS, coverage_window=100))
-    s = _by_policy(runs)
-    print(f"\n== endogenous: {world.num_items:,} items, {world.steps} steps, B={world.batch_size}, "
-          f"{len(SEEDS)} seeds")
-    print(_table(s))
+    s = _world("endogenous", ("uniform", "mopps", "oracle", "zpd"), 100)
     z, o = s["zpd"], s["oracle"]
     return all([
         _check("late informative share vs oracle", z["late_informative"].mean()
@@ -75,13 +81,7 @@ def endogenous() -> bool:
 
 
 def small_pool() -> bool:
-    world = preset_config("small-pool")
-    runs = run_comparison(world, RunConfig(policies=("uniform", "mopps", "greso", "oracle", "zpd"),
-                                           seeds=SEEDS, coverage_window=8))
-    s = _by_policy(runs)
-    print(f"\n== small-pool: {world.num_items} prompts, {world.batch_size} per draw, "
-          f"{world.steps} draws, {len(SEEDS)} seeds")
-    print(_table(s))
+    s = _world("small-pool", ("uniform", "mopps", "greso", "oracle", "zpd"), 8)
     z, u = s["zpd"], s["uniform"]
     return all([
         _check("most draws of any 8 consecutive one prompt is in", 8 * z["max_window_share"].max(),

@@ -128,13 +128,10 @@ class RademacherProjector:
         return r
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1] != self.num_params:
-            raise DataError(f"expected {self.num_params} gradient entries, got {x.shape[1]}")
-        out = torch.zeros((x.shape[0], self.dim), dtype=torch.float32)  # (B, d)
-        for c, start in enumerate(range(0, self.num_params, self.chunk)):
-            stop = min(start + self.chunk, self.num_params)
-            out += x[:, start:stop].float().cpu() @ self._block(c, stop - start)
-        return out
+        def add(out: torch.Tensor, part: torch.Tensor, c: int) -> None:
+            out += part @ self._block(c, part.shape[1])
+
+        return _project_chunks(x, self.num_params, self.dim, self.chunk, add)
 
 
 class SparseProjector:
@@ -155,15 +152,22 @@ class SparseProjector:
         return cols.reshape(-1), sign.div_(self.nnz**0.5)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1] != self.num_params:
-            raise DataError(f"expected {self.num_params} gradient entries, got {x.shape[1]}")
-        out = torch.zeros((x.shape[0], self.dim), dtype=torch.float32)  # (B, d)
-        for c, start in enumerate(range(0, self.num_params, self.chunk)):
-            stop = min(start + self.chunk, self.num_params)
-            cols, sign = self._block(c, stop - start)
-            src = (x[:, start:stop].float().cpu()[:, :, None] * sign[None]).reshape(x.shape[0], -1)
-            out.index_add_(1, cols, src)
-        return out
+        def add(out: torch.Tensor, part: torch.Tensor, c: int) -> None:
+            cols, sign = self._block(c, part.shape[1])
+            out.index_add_(1, cols, (part[:, :, None] * sign[None]).reshape(part.shape[0], -1))
+
+        return _project_chunks(x, self.num_params, self.dim, self.chunk, add)
+
+
+def _project_chunks(x: torch.Tensor, num_params: int, dim: int, chunk: int,
+                    add: Any) -> torch.Tensor:
+    """(B, d) projection of x (B, P), one chunk of P at a time: ``add(out, x_chunk, c)``."""
+    if x.shape[1] != num_params:
+        raise DataError(f"expected {num_params} gradient entries, got {x.shape[1]}")
+    out = torch.zeros((x.shape[0], dim), dtype=torch.float32)  # (B, d)
+    for c, start in enumerate(range(0, num_params, chunk)):
+        add(out, x[:, start:min(start + chunk, num_params)].float().cpu(), c)
+    return out
 
 
 def make_projector(num_params: int, cfg: LessConfig) -> RademacherProjector | SparseProjector:
