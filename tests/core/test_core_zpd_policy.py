@@ -151,3 +151,26 @@ def test_coverage_metrics_follow_the_recent_draws() -> None:
     share = float(np.mean(~np.isin(ids, first)))  # only `first` was ever observed
     assert cur.coverage()["curriculum/first_visit_share"] == pytest.approx(share)
     assert 10 <= cur.coverage()["curriculum/distinct_in_window"] <= 80  # 8 draws of 10
+
+
+def test_selection_temperature_samples_beyond_the_top_scores() -> None:
+    """T = 0 takes the items most likely to mix; T > 0 samples in proportion to exp(score / T),
+    so items a little less likely to mix are still trained (unique ids, the cap still holds)."""
+    rng = np.random.default_rng(0)
+    p = np.concatenate([np.full(50, 0.5), np.full(50, 0.85)])  # best mixers, then good ones
+    picked = {}
+    for t in (0.0, 0.2):
+        cur = zpd.Curriculum(100, seed=2, config={"zpd": {"selection_temperature": t,
+                                                          "anchor_share": 0.0}})
+        for _ in range(4):
+            ids = np.arange(100)
+            cur.update(ids, rollout(p, ids, 8, rng))
+        cur.sample(1)
+        draws = [cur.sample(10) for _ in range(3)]
+        assert all(np.unique(d).size == 10 for d in draws)
+        assert not set(draws[0]) & set(draws[1])  # the repeat cap still holds
+        picked[t] = np.concatenate(draws)
+    assert np.mean(picked[0.0] >= 50) < 0.1  # top-k: almost only the p = 0.5 items
+    assert np.mean(picked[0.2] >= 50) >= 0.15  # sampled: the p = 0.85 items too
+    with pytest.raises(zpd.ConfigError, match="selection_temperature"):
+        zpd.ZpdPolicyConfig(selection_temperature=-1.0)

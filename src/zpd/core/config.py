@@ -223,6 +223,10 @@ class ZpdPolicyConfig:
     stops measuring ability. The cap yields when the pool is short: capped items then fill
     the batch, fewest recent picks first. Default 1 in 4: no item in more than 25 % of any
     run's batches (measured: docs/coverage.md)."""
+    selection_temperature: float = 0.0
+    """0: take the top-scoring candidates. > 0: sample them without replacement with
+    probability proportional to exp(score / temperature) (Gumbel top-k), so items a little less
+    likely to mix keep being trained (a diagnostic for the lab's forgetting: docs/lab-learning.md)."""
     drift_tilt: float = 4.0
     """How strongly drift pressure 1.0 tilts scores toward easier items (exponent on mean)."""
 
@@ -240,6 +244,7 @@ class ZpdPolicyConfig:
         _num(self, "mastery_threshold", 0.5, 1.0, lo_open=True, hi_open=True)
         _int(self, "repeat_window", 1, 4096)
         _int(self, "repeat_cap", 0, self.repeat_window)
+        _num(self, "selection_temperature", 0.0, 10.0)
         _num(self, "drift_tilt", 0.0, 100.0)
 
 

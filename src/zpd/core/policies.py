@@ -406,6 +406,8 @@ class ZpdPolicy:
         probes = self._pick(quarantined & free, r.predicted, n_probe, taken)
         rest = n - anchors.size - probes.size
         regular = ~quarantined & ~mastered
+        if cfg.selection_temperature > 0:  # Gumbel top-k: sample in proportion to exp(score/T)
+            score = score + cfg.selection_temperature * rng.gumbel(size=score.shape[0])
         main = self._pick(regular & free, score, rest, taken)
         yield_score = score - 10.0 * repeats  # the cap yields: fewest recent picks first
         for eligible, by in ((regular, yield_score), (free, score),
