@@ -62,6 +62,11 @@ def test_uniform_smoke_counts_rollouts_and_logs_every_step(base: Path, pool: tas
     assert [x["step"] for x in lines] == [0, 1, 2, 3]
     assert lines[-1]["metrics"]["curriculum/rollouts"] == 72
     assert json.loads((tmp_path / "run.json").read_text())["rollouts"] == 72
+    # the retention monitor runs live on the prior-skill evaluations, into the same rows
+    retained = [r["step"] for r in res.rows if any(k.startswith("health/retention/prior")
+                                                   for k in r)]
+    assert retained == evals
+    assert any(k.startswith("health/retention/") for k in lines[-1]["metrics"])
 
 
 def test_dapo_pays_for_dropped_groups(base: Path, pool: tasks.Pool, tmp_path: Path) -> None:

@@ -296,37 +296,19 @@ class _Recorder:
 # ----------------------------------------------------------------------------- retention test
 def retention_test(rows: Sequence[Mapping[str, Any]], sizes: Mapping[str, int],
                    alpha: float = 0.05) -> tuple[dict[int, dict[str, float]], list[dict[str, Any]]]:
-    """The ``retention`` monitor on the held-out prior-skill evaluations of one run.
+    """The ``retention`` monitor over the held-out prior-skill evaluations of finished rows
+    (what :func:`zpd.lab.rl.run_rl` computes live, :mod:`zpd.lab.retention`). Returns per-step
+    metrics ``health/retention/<s>/...`` and the alerts (as dicts)."""
+    from zpd.lab.retention import EvalRetention
 
-    Each evaluation of set ``s`` (``sizes[s]`` items, one sampled completion each) is one window
-    of ``sizes[s]`` trials; the first (the base, step 0) is the baseline. The monitor's test
-    uses success counts only, and ``lab/eval/<s>/sampled`` x ``sizes[s]`` is that count
-    exactly, so the result is what the monitor would compute on the per-item rollouts.
-    Returns per-step metrics ``health/retention/<s>/...`` and the alerts (as dicts).
-    """
-    from zpd.monitors import MonitorContext, RetentionConfig, RetentionMonitor, RolloutBatch
-
-    names = [s for s in sizes if sizes[s] > 0]
-    offsets = np.cumsum([0] + [sizes[s] for s in names])
-    sets = {s: np.arange(offsets[k], offsets[k + 1]) for k, s in enumerate(names)}
-    n = max(sizes[s] for s in names)
-    mon = RetentionMonitor(RetentionConfig(alpha=alpha, baseline_trials=n, window_trials=n,
-                                           track_anchors=False), prior_skills=sets)
+    test = EvalRetention(sizes, alpha=alpha)
     metrics: dict[int, dict[str, float]] = {}
     alerts: list[dict[str, Any]] = []
     for r in rows:
-        have = [s for s in names if r.get(f"lab/eval/{s}/sampled") is not None]
-        if not have:
-            continue
-        ids = np.concatenate([sets[s] for s in have])  # (M,)
-        ok = np.concatenate([np.arange(sizes[s]) < round(r[f"lab/eval/{s}/sampled"] * sizes[s])
-                             for s in have]).astype(np.float64)  # (M,) count-exact
-        batch = RolloutBatch(item_ids=ids, group=np.arange(ids.size), rewards=ok,
-                             completions=[""] * ids.size, answers=[None] * ids.size,
-                             lengths=np.ones(ids.size, dtype=np.int64))
-        res = mon(batch, MonitorContext(step=int(r["step"])))
-        metrics[int(r["step"])] = {f"health/retention/{k}": v for k, v in res.metrics.items()}
-        alerts += [a.to_dict() for a in res.alerts]
+        m, found = test(int(r["step"]), r)
+        if m:
+            metrics[int(r["step"])] = m
+            alerts += [a.to_dict() for a in found]
     return metrics, alerts
 
 
@@ -336,7 +318,7 @@ def run_arm(config: ProofConfig, arm: ProofArm | str, seed: int, base: str | os.
     """Run one arm and seed with the monitor suite attached; returns its rows and alerts.
 
     Rows are tagged ``arm``, ``policy`` (= arm name, for the report's curves) and ``seed``; the
-    post-hoc retention test's metrics are merged into the evaluation rows. Files in ``out_dir``:
+    retention test runs live inside the run (its metrics and alerts are in the rows). Files in ``out_dir``:
     ``metrics.jsonl`` (readable by ``zpd watch``) and ``run.json``.
     """
     from zpd.monitors import MonitorSuite
@@ -348,14 +330,11 @@ def run_arm(config: ProofConfig, arm: ProofArm | str, seed: int, base: str | os.
     suite = MonitorSuite.default(None)
     try:
         run_rl(config.rl_config(a, seed), base, items, out, rec, eval_sets=data.eval_sets,
-               tiers=tiers, monitors=(suite, AdvantageLedger()))
+               tiers=tiers, monitors=(suite, AdvantageLedger()), retention_sets=PRIOR_SETS)
     finally:
         rec.close()
-    sizes = {s: len(data.eval_sets[s]) for s in PRIOR_SETS}
-    ret_metrics, ret_alerts = retention_test(rec.rows, sizes)
-    rows = [{"arm": a.value, "policy": a.value, "seed": seed, **r,
-             **ret_metrics.get(int(r["step"]), {})} for r in rec.rows]
-    return {"arm": a.value, "seed": seed, "rows": rows, "alerts": rec.alerts + ret_alerts}
+    rows = [{"arm": a.value, "policy": a.value, "seed": seed, **r} for r in rec.rows]
+    return {"arm": a.value, "seed": seed, "rows": rows, "alerts": rec.alerts}
 
 
 def run_proof(config: ProofConfig, out_dir: str | os.PathLike[str], *,

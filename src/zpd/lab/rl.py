@@ -733,6 +733,7 @@ def run_rl(
     monitors: Sequence[Monitor] = (),
     progress: Callable[[int], None] | None = None,
     save_model: bool = False,
+    retention_sets: Sequence[str] | None = None,
 ) -> RunResult:
     """GRPO from the base checkpoint in ``base_dir`` on ``pool`` (task items) until the budget.
 
@@ -742,7 +743,10 @@ def run_rl(
     ``curriculum/share_<tier>`` metrics. ``sink`` gets one row per step (default: a
     ``zpd.monitors.JsonlSink`` on ``out_dir/metrics.jsonl``, readable live by ``zpd watch``);
     ``monitors`` see each step's rollouts (see :data:`Monitor`). ``progress`` is called with the
-    rollouts each step spent. Returns the rows (also kept in memory) and totals.
+    rollouts each step spent. ``retention_sets`` (default: ``prior`` if it is an eval set) are
+    tested live by the ``retention`` monitor at every evaluation (:mod:`zpd.lab.retention`):
+    ``health/retention/…`` metrics and alerts land in the step's row, so ``zpd watch`` shows
+    them during the run. Returns the rows (also kept in memory) and totals.
     """
     from zpd.lab import model as gpt
     from zpd.monitors import JsonlSink
@@ -754,15 +758,21 @@ def run_rl(
     rows = ListSink()
     target: Sink = JsonlSink(out) if sink is None else sink
     t0 = time.perf_counter()
+    retention = _live_retention(eval_sets, retention_sets)
     try:
-        first = _eval_metrics(ctx, eval_sets, greedy=True) | _totals(ctx, t0)
+        first = _eval_metrics(ctx, eval_sets, greedy=True)
+        extra, first_alerts = retention(0, first)
+        first |= extra | _totals(ctx, t0)
         for s in (rows, target):
-            s.log(0, first)
+            s.log(0, first, first_alerts)
         while config.rollout_budget - ctx.rollouts >= config.group_size:
             metrics, alerts, paid = _train_step(ctx, monitors)
             done = config.rollout_budget - ctx.rollouts < config.group_size or paid == 0
             if ctx.step % config.eval_every == 0 or done:
                 metrics |= _eval_metrics(ctx, eval_sets, greedy=done)
+                extra, found = retention(ctx.step, metrics)
+                metrics |= extra
+                alerts = [*alerts, *found]
             metrics |= _totals(ctx, t0)
             for s in (rows, target):
                 s.log(ctx.step, metrics, alerts)
@@ -783,6 +793,16 @@ def run_rl(
 
     atomic_write_bytes(out / "run.json", json.dumps(summary, indent=2).encode())
     return RunResult(rows.rows, out, ctx.step, ctx.rollouts, seconds, model_dir)
+
+
+def _live_retention(eval_sets: Mapping[str, Sequence[Any]], names: Sequence[str] | None) -> Any:
+    """The live retention test of the named eval sets (a no-op when there are none)."""
+    from zpd.lab.retention import EvalRetention
+
+    names = [n for n in (("prior",) if names is None else names) if len(eval_sets.get(n, ()))]
+    if not names:
+        return lambda step, metrics: ({}, [])
+    return EvalRetention({n: len(eval_sets[n]) for n in names})
 
 
 def _train_step(ctx: _Context, monitors: Sequence[Monitor]) -> tuple[dict[str, float], list[Any], int]:
