@@ -182,3 +182,17 @@ def test_static_breaks_ties_at_random() -> None:
     assert np.all(p[a] == 1.0) and np.all(p[b] == 1.0)  # T = 0: the easiest block
     assert not np.array_equal(np.sort(a), np.sort(b))
     assert np.sort(a)[-1] > 440  # not the first ids of the block
+
+
+def test_greso_items_added_mid_epoch_join_the_rest_of_the_walk_at_random() -> None:
+    cur = zpd.Curriculum(200, policy="greso", seed=3)
+    pol = cur.policy
+    assert isinstance(pol, Greso)
+    first = cur.sample(50)
+    new = cur.add_items(100)
+    nxt = cur.sample(50)  # 150 old prompts and 100 new ones are left in this epoch
+    assert pol.epoch == 0 and not set(first) & set(nxt)
+    assert 5 <= np.isin(nxt, new).sum() <= 40  # spread among the rest, not all at the end
+    rest = np.concatenate([cur.sample(50) for _ in range(4)])  # the epoch's other 200
+    walked = np.concatenate([first, nxt, rest])
+    assert pol.epoch == 0 and np.array_equal(np.sort(walked), np.arange(300))

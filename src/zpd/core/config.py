@@ -210,9 +210,10 @@ class ZpdPolicyConfig:
     """Mastered items remembered for anchor replay: a uniform reservoir sample of every item
     ever observed at or above ``mastery_threshold`` (O(1) per item; 0 = pool candidates only)."""
     first_visit: float = 1.0
-    """Bonus added to the score of never-observed candidates once the pool has been sampled
-    more than once per item on average: first_visit * clip(visits per item - 1, 0, 1), so in
-    small pools no item stays unvisited for long; in large pools (< 1 visit per item) it is 0."""
+    """Bonus for never-observed candidates once the pool has been sampled more than half a time
+    per item on average: first_visit * P(mixed) * clip(2 * visits per item - 1, 0, 1), so in
+    small pools no plausible item stays unvisited for long; in large pools (< 0.5 visits per
+    item) it is 0."""
     mastery_threshold: float = 0.9
     """An observed item whose posterior mean is at least this counts as mastered."""
     repeat_window: int = 4

@@ -213,9 +213,13 @@ class ZpdPolicy:
 
     Score of a candidate: P(0 < successes < G | Beta posterior) (closed form,
     :func:`~zpd.core.tracker.prob_mixed`) + ``exploration`` * posterior sd * (1 - P(item is
-    near-impossible)) + a first-visit bonus for never-observed items once the pool has been
-    sampled more than once per item on average (small pools: nothing is starved), times
-    ``mean ** (drift_tilt * drift_pressure)``. Candidates are a random pool of
+    near-impossible)) + a first-visit bonus for never-observed items, first_visit * P(mixed) *
+    clip(2 * visits per item - 1, 0, 1) (small pools: nothing is starved), times
+    ``mean ** (drift_tilt * drift_pressure)``; with ``selection_temperature`` > 0 the picks are
+    sampled in proportion to exp(score / T) instead of taken from the top. An item picked in
+    the last ``repeat_window - 1`` draws ``repeat_cap`` times is capped (not read, not picked)
+    unless the pool is too short, when capped regular items fill the draw, fewest recent picks
+    first. Candidates are a random pool of
     ``pool_factor * n`` ids, a ring of the last ``frontier_factor * n`` ids whose group was
     informative (prompts informative once tend to stay so, arXiv 2506.02177) and a reservoir
     of mastered items (Vitter's Algorithm R over every item observed at or above
@@ -498,10 +502,8 @@ class Greso:
         self.p_easy, self.p_hard = self.cfg.p_easy, self.cfg.p_hard
 
     def add_items(self, n: int, numeric: dict[str, F64]) -> None:
-        old = self.streak.shape[0]
+        # new ids join the current epoch's walk at the next select (_join_new)
         self.streak = append_rows(self.streak, np.zeros(n, dtype=np.int8))
-        if self.order.size:  # join the rest of this epoch's walk (placed by the next select)
-            self.order = np.concatenate([self.order, np.arange(old, old + n, dtype=np.int64)])
 
     def keep_probability(self, ids: I64) -> F64:
         """Probability that each id survives the pre-rollout filter."""
@@ -517,14 +519,16 @@ class Greso:
         self.cursor = 0
         self.epoch += 1
 
-    def _shuffle_tail(self, rng: np.random.Generator) -> None:
-        """Items appended mid-epoch take random places among the prompts not yet walked."""
-        rest = self.order[self.cursor:]
-        self.order[self.cursor:] = rest[rng.permutation(rest.size)]
+    def _join_new(self, rng: np.random.Generator, num_items: int) -> None:
+        """Items added mid-epoch (ids past the walk's length) take random places among the
+        prompts not yet walked."""
+        new = np.arange(self.order.size, num_items, dtype=np.int64)
+        rest = np.concatenate([self.order[self.cursor:], new])
+        self.order = np.concatenate([self.order[:self.cursor], rest[rng.permutation(rest.size)]])
 
     def select(self, view: ItemView, n: int, rng: np.random.Generator) -> Selection:
-        if self.order.size < view.num_items and self.order.size:
-            self._shuffle_tail(rng)
+        if 0 < self.order.size < view.num_items:
+            self._join_new(rng, view.num_items)
         if self.order.size == 0:
             self._new_epoch(rng, view.num_items)
         kept: list[I64] = []
@@ -594,16 +598,6 @@ def _cut_after(keep: npt.NDArray[np.bool_], need: int) -> int:
     """How many entries of a walk to consume so that ``need`` kept ones are taken (or all)."""
     pos = np.flatnonzero(keep)
     return int(pos[need - 1]) + 1 if pos.size >= need else int(keep.size)
-
-
-def _fresh_pool(rng: np.random.Generator, num_items: int, m: int, visited: I64) -> I64:
-    """Up to ``m`` random ids not in ``visited`` (small), in random order."""
-    left = num_items - visited.size
-    if m >= left or visited.size > num_items // 4:
-        rest = np.setdiff1d(np.arange(num_items, dtype=np.int64), visited, assume_unique=True)
-        return rng.permutation(rest)[:m]
-    out = random_pool(rng, num_items, m + visited.size)
-    return out[~np.isin(out, visited)][:m]
 
 
 # --------------------------------------------------------------------------- mopps
