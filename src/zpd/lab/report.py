@@ -263,24 +263,28 @@ def _final_values(rows: Sequence[Row], key: str) -> dict[str, list[float]]:
 
 def _add_costs(out: dict[str, Any], rows: Sequence[Row]) -> None:
     """Wall clock (and its parts), coverage and the mean rung of the items each policy chose."""
-    wall = _final_values(rows, "lab/seconds")
-    parts = {k.split("/")[-1] for r in rows for k in r if k.startswith("lab/time/")}
+    parts = sorted({k.split("/")[-1] for r in rows for k in r if k.startswith("lab/time/")})
+    final = {key: _final_values(rows, key) for key in (
+        "lab/seconds", "lab/coverage/distinct", "lab/coverage/max_share",
+        *(f"lab/time/{part}" for part in parts))}  # each key's curves read once
+    rung: dict[str, list[float]] = {}
+    for c in curves(rows, "curriculum/mean_n_digits"):
+        rung.setdefault(c.policy, []).append(float(c.values.mean()))
     for policy, e in out["policies"].items():
-        if policy in wall:
-            e["wall_seconds"] = float(np.mean(wall[policy]))
-            split = {part: float(np.mean(_final_values(rows, f"lab/time/{part}").get(policy, [0])))
-                     for part in sorted(parts)}
+        if policy in final["lab/seconds"]:
+            e["wall_seconds"] = float(np.mean(final["lab/seconds"][policy]))
+            split = {part: float(np.mean(final[f"lab/time/{part}"].get(policy, [0])))
+                     for part in parts}
             e["seconds_by_part"] = split
             e["curriculum_share"] = split.get("curriculum", 0.0) / max(e["wall_seconds"], 1e-9)
-        for key, name in (("lab/coverage/distinct", "distinct_trained"),
-                          ("lab/coverage/max_share", "max_batch_share")):
-            vals = _final_values(rows, key).get(policy)
-            if vals:
-                e[name] = float(np.mean(vals)) if name != "max_batch_share" else float(max(vals))
-        rung = [float(c.values.mean()) for c in curves(rows, "curriculum/mean_n_digits")
-                if c.policy == policy]
-        if rung:
-            e["mean_rung"] = float(np.mean(rung))
+        distinct = final["lab/coverage/distinct"].get(policy)
+        if distinct:
+            e["distinct_trained"] = float(np.mean(distinct))
+        share = final["lab/coverage/max_share"].get(policy)
+        if share:
+            e["max_batch_share"] = float(max(share))
+        if policy in rung:
+            e["mean_rung"] = float(np.mean(rung[policy]))
 
 
 def summarize_protocols(rows: Sequence[Row], protocols: Sequence[Any],
