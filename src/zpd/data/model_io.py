@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from zpd.data.errors import DataError
+from zpd.data.io import parse_enum
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -55,13 +56,6 @@ class BosMode(str, enum.Enum):
     NEVER = "never"
     """Nothing in front (the first token of a sequence then has no probability)."""
 
-    @classmethod
-    def parse(cls, value: object) -> BosMode:
-        try:
-            return cls(value)
-        except ValueError:
-            raise DataError(f"bos must be one of {[m.value for m in cls]}, got {value!r}") from None
-
 
 @dataclass
 class LoadedModel:
@@ -83,7 +77,7 @@ class LoadedModel:
         forced BOS on the lab's model raised an answer's NLL from 0.09 to 2.8 nats/token).
         """
         tok = self.tokenizer
-        mode = BosMode.parse(self.bos)
+        mode: BosMode = parse_enum(BosMode, self.bos, "bos")
         if mode is BosMode.NEVER:
             return []
         if mode is BosMode.ALWAYS:
@@ -163,7 +157,7 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     p = check_model_dir(path)
-    mode = BosMode.parse(bos)
+    mode: BosMode = parse_enum(BosMode, bos, "bos")
     if dtype not in _DTYPES:
         raise DataError(f"dtype must be one of {sorted(_DTYPES)}; got {dtype!r}")
     dev = resolve_device(device)
