@@ -487,7 +487,7 @@ def base_profile(base_dir: Path, pool: Any, temperature: float, out: Path,
     from zpd.core.atomic import atomic_write_bytes
     from zpd.lab import model as gpt
     from zpd.lab import tasks
-    from zpd.lab.rl import completion_budget
+    from zpd.lab.rl import completion_budget, decode_completions
 
     path = out / "base_profile.json"
     if path.is_file():
@@ -503,9 +503,9 @@ def base_profile(base_dir: Path, pool: Any, temperature: float, out: Path,
         prompts = [tok.encode(it.prompt) for it in items for _ in range(k)]
         comp, _, lengths = gpt.generate(model, prompts, completion_budget(items),
                                         temperature=temperature, generator=gen)
-        r = np.array([tasks.verify(items[i // k], tok.decode(
-            [t for t in comp[i, :int(lengths[i])].tolist() if t != tok.eos_id]))
-            for i in range(len(prompts))]).reshape(len(items), k)
+        texts = decode_completions(tok, comp, lengths)
+        r = np.array([tasks.verify(items[i // k], t) for i, t in enumerate(texts)]
+                     ).reshape(len(items), k)  # (items, k)
         p1.append(float(r.mean()))
         pk.append(float(r.max(axis=1).mean()))
     prof = {"base": str(base_dir), "k": k, "rungs": rungs, "pass@1": p1, f"pass@{k}": pk}

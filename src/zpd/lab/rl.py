@@ -238,7 +238,7 @@ def _rollout(ctx: _Context, ids: np.ndarray) -> _Groups:
             ctx.model, prompts, ctx.max_new_tokens, temperature=cfg.temperature,
             generator=ctx.torch_gen,
         )
-        texts = _decode(ctx.tokenizer, comp, lengths)
+        texts = decode_completions(ctx.tokenizer, comp, lengths)
         rewards = np.array(
             [tasks.verify(items[r // G], texts[r]) for r in range(len(texts))], dtype=np.float64
         ).reshape(len(ids), G)  # (B, G)
@@ -250,7 +250,7 @@ def _rollout(ctx: _Context, ids: np.ndarray) -> _Groups:
     return _Groups(ids, prompts, comp, logp, base_logp, lengths, texts, rewards, advantages, prior)
 
 
-def _decode(tokenizer: Any, comp: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+def decode_completions(tokenizer: Any, comp: torch.Tensor, lengths: torch.Tensor) -> list[str]:
     """Completion texts without the end-of-sequence token (and without padding)."""
     eos = tokenizer.eos_id
     out = []
@@ -478,7 +478,7 @@ def evaluate(
             model, prompts, max_new_tokens, temperature=temperature, greedy=is_greedy,
             generator=generator,
         )
-        texts = _decode(tokenizer, comp, lengths)
+        texts = decode_completions(tokenizer, comp, lengths)
         r = np.array([tasks.verify(it, t) for it, t in zip(items, texts)])  # (M,)
         for k, n in enumerate(names):
             out[f"lab/eval/{n}/{label}"] = float(r[spans[k] : spans[k + 1]].mean())
