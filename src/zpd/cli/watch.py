@@ -9,9 +9,10 @@ run. What it is not: a monitor — it computes nothing new from rollouts.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
+
+from zpd.core.atomic import strict_dumps
 
 EXAMPLES = """\
 examples:
@@ -58,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         health = read_run(args.run_dir)
     except MonitorInputError as e:
-        print(f"zpd watch: {e}", file=sys.stderr)
+        print(f"zpd watch: error: {e}", file=sys.stderr)
         return 2
-    text = (json.dumps(health.to_dict(), indent=2) if args.json
+    text = (strict_dumps(health.to_dict(), indent=2) if args.json
             else format_run(health, all_metrics=args.all_metrics))
     try:
         print(text)

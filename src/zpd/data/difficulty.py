@@ -215,10 +215,16 @@ def score_difficulty(
     ray: RayConfig | None = None,
 ) -> RunSummary:
     """API twin of ``zpd score difficulty``: per-item pass rate with an interval into ``out``."""
-    from zpd.data.model_io import check_model_dir
+    from zpd.data.model_io import check_generation_memory, model_context
 
-    check_model_dir(model)
+    context = model_context(model)
     cfg = config or DifficultyConfig()
+    if context is not None and cfg.sampling.max_new_tokens >= context:
+        raise DataError(f"max_new_tokens={cfg.sampling.max_new_tokens} leaves no room for a "
+                        f"prompt in the model's {context} positions ({model}); lower it")
+    s = cfg.sampling
+    check_generation_memory(model, s.batch_prompts * s.k,
+                            min(context or 2**31, s.max_new_tokens + 256))
     load_verifier(cfg.verifier)  # a bad verifier fails before any work
     spec = FieldSpec(required=(("prompt", prompt_field), ("answer", answer_field)),
                      id=id_field, category=category_field)

@@ -32,7 +32,7 @@ import numpy as np
 
 from zpd.data.errors import DataError
 from zpd.data.io import FieldSpec, Item, rows_from_columns
-from zpd.data.model_io import LoadedModel, check_model_dir, load_model
+from zpd.data.model_io import LoadedModel, load_model, model_context
 from zpd.data.pipeline import RunConfig, RunSummary, run_file
 from zpd.data.ray_backend import RayConfig, executor_for
 from zpd.data.tokenstats import segment_stats
@@ -200,9 +200,13 @@ def score_distance(
     ray: RayConfig | None = None,
 ) -> RunSummary:
     """API twin of ``zpd score distance``: per-item NLL/PPL, IFD and reversed IFD into ``out``."""
-    check_model_dir(model)
+    context = model_context(model)
+    cfg = config or DistanceConfig()
+    if context is not None and cfg.max_length is not None and cfg.max_length > context:
+        raise DataError(f"max_length={cfg.max_length} is above the model's {context} positions "
+                        f"({model}); lower it or leave it unset (default: the model's)")
     spec = FieldSpec(required=(("prompt", prompt_field), ("answer", answer_field)),
                      id=id_field, category=category_field)
-    task = DistanceTask(model=str(model), config=config or DistanceConfig(), device=device,
+    task = DistanceTask(model=str(model), config=cfg, device=device,
                         dtype=dtype, bos=bos)
     return run_file(data, spec, out, task, run, executor=executor_for(ray), desc="distance")

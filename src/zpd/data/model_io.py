@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +145,51 @@ def check_model_dir(path: str | os.PathLike[str]) -> Path:
     if not p.is_dir() or not (p / "config.json").exists():
         raise DataError(f"{str(p)!r} is not a Hugging Face model directory (no config.json); pass "
                         "a local directory saved with save_pretrained (nothing is downloaded)")
+    try:
+        json.loads((p / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{p / 'config.json'} is not readable JSON ({exc}); re-save the model "
+                        "with save_pretrained") from None
+    weights = p / "model.safetensors"
+    if weights.is_file():  # read the header only: a corrupt file fails here, before any output
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(weights), framework="pt") as fh:
+                fh.keys()
+        except Exception as exc:  # safetensors raises its own error type
+            raise DataError(f"{weights} is not a readable safetensors file ({exc}); re-save the "
+                            "model with save_pretrained") from None
     return p
+
+
+def check_generation_memory(path: str | os.PathLike[str], sequences: int, tokens: int,
+                            what: str = "--k x --batch-prompts") -> None:
+    """Refuse, before any work, a generate call whose logits and KV cache alone would not fit
+    in this machine's memory: ``sequences`` rows of up to ``tokens`` positions each."""
+    cfg = json.loads((check_model_dir(path) / "config.json").read_text(encoding="utf-8"))
+    vocab = int(cfg.get("vocab_size") or 50_000)
+    hidden = int(cfg.get("n_embd") or cfg.get("hidden_size") or 1024)
+    layers = int(cfg.get("n_layer") or cfg.get("num_hidden_layers") or 24)
+    need = 4.0 * sequences * (2 * vocab + 2 * layers * hidden * tokens)  # float32 bytes
+    try:
+        have = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not POSIX: no check
+        return
+    if need > 0.8 * have:
+        raise DataError(f"{what} = {sequences:,} sequences per generate call need about "
+                        f"{need / 2**30:,.1f} GiB for logits and KV cache alone; this machine has "
+                        f"{have / 2**30:,.1f} GiB: lower them")
+
+
+def model_context(path: str | os.PathLike[str]) -> int | None:
+    """Longest sequence the model in ``path`` accepts, from its config.json (None: unknown)."""
+    cfg = json.loads((check_model_dir(path) / "config.json").read_text(encoding="utf-8"))
+    for name in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
+        value = cfg.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
 
 
 def load_model(

@@ -139,16 +139,33 @@ def read_run(path: str | os.PathLike[str]) -> RunHealth:
 
 
 def _records(file: Path) -> Iterator[tuple[int, dict[str, float], list[Alert]] | None]:
-    """Parsed lines; None for a malformed line (a partial last line of a live run, say)."""
-    with open(file, encoding="utf-8") as fh:
-        for line in fh:
+    """Parsed lines; None for a malformed line (a partial last line of a live run, say). A
+    UTF-8 byte-order mark is allowed; bytes that are not UTF-8 text, or a file none of whose
+    lines is a step record, are a ``MonitorInputError`` naming the file."""
+    good = bad = 0
+    with open(file, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise MonitorInputError(
+                    f"{file}: line {number} is not UTF-8 text; this is not a metrics log (pass "
+                    "the metrics.jsonl a zpd.monitors.JsonlSink wrote)") from None
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
-                yield _parse(obj)
+                record = _parse(obj)
             except (json.JSONDecodeError, MonitorInputError, TypeError, ValueError, KeyError):
+                bad += 1
                 yield None
+                continue
+            good += 1
+            yield record
+    if bad and not good:
+        raise MonitorInputError(
+            f"{file}: none of its {bad} line(s) is a step record (a JSON object with a 'step'); "
+            "this is not a metrics log (pass the metrics.jsonl a zpd.monitors.JsonlSink wrote)")
 
 
 def _parse(obj: Any) -> tuple[int, dict[str, float], list[Alert]]:
