@@ -77,35 +77,52 @@ def detect_format(path: str | os.PathLike[str]) -> DataFormat:
                     ".jsonl, .parquet, or a datasets directory")
 
 
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file, a byte-order mark on the first line allowed; bytes
+    that are not UTF-8 are a :class:`DataError` naming the file and the line."""
+    with open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            try:
+                yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}: line {line_no} is not UTF-8 text ({exc.reason} at byte "
+                                f"{exc.start}); is this the right file? JSON lines must be UTF-8"
+                                ) from None
+
+
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, int | None, dict[str, Any] | RowError]]:
     row = 0
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield row, line_no, RowError(
-                    f"{path}: line {line_no} (row {row}) is not valid JSON ({exc.msg} at column "
-                    f"{exc.colno}); fix the line or pass on_error='skip' / --on-error skip",
-                    path=str(path), row=row, line=line_no, reason="bad_json")
+    for line_no, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield row, line_no, RowError(
+                f"{path}: line {line_no} (row {row}) is not valid JSON ({exc.msg} at column "
+                f"{exc.colno}); fix the line or pass on_error='skip' / --on-error skip",
+                path=str(path), row=row, line=line_no, reason="bad_json")
+        else:
+            if isinstance(rec, dict):
+                yield row, line_no, rec
             else:
-                if isinstance(rec, dict):
-                    yield row, line_no, rec
-                else:
-                    yield row, line_no, RowError(
-                        f"{path}: line {line_no} (row {row}) is a JSON {type(rec).__name__}, not an "
-                        "object; each line must be one JSON object",
-                        path=str(path), row=row, line=line_no, reason="not_object")
-            row += 1
+                yield row, line_no, RowError(
+                    f"{path}: line {line_no} (row {row}) is a JSON {type(rec).__name__}, not an "
+                    "object; each line must be one JSON object",
+                    path=str(path), row=row, line=line_no, reason="not_object")
+        row += 1
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[int, int | None, dict[str, Any] | RowError]]:
     import pyarrow.parquet as pq
 
     row = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=_READ_BATCH):
+    try:
+        reader = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow's ArrowInvalid and friends
+        raise DataError(f"{path} is not a readable Parquet file ({exc}); check the file, or name "
+                        "JSON lines .jsonl") from None
+    for batch in reader.iter_batches(batch_size=_READ_BATCH):
         for rec in batch.to_pylist():
             yield row, None, rec
             row += 1
@@ -375,7 +392,15 @@ class ResultLog:
         if not mpath.exists():
             raise ResumeError(f"{self.path} exists but has no {mpath.name}, so it was not written "
                               "by zpd; choose another output or pass overwrite=True / --overwrite")
-        old = json.loads(mpath.read_text(encoding="utf-8")).get("settings", {})
+        try:
+            meta = json.loads(mpath.read_text(encoding="utf-8-sig"))
+            old = meta.get("settings", {}) if isinstance(meta, dict) else None
+        except (OSError, ValueError) as exc:
+            raise ResumeError(f"{mpath} (the sidecar of {self.path}) is damaged ({exc}); pass "
+                              "--overwrite to start the results over") from None
+        if not isinstance(old, dict):
+            raise ResumeError(f"{mpath} is not a zpd result sidecar; pass --overwrite to start "
+                              "the results over")
         if old != self.settings:
             keys = _changed_keys(old, self.settings)
             raise ResumeError(f"{self.path} was written with other settings (differ in: "
@@ -383,11 +408,13 @@ class ResultLog:
                               "output or pass overwrite=True / --overwrite")
 
     def _recover(self) -> None:
+        """Keep the longest prefix of whole records whose rows are exactly 0, 1, 2, ...: a torn
+        tail, a gap, a duplicate or an out-of-order row ends it, and everything after is cut
+        (and scored again), so a resumed log equals a clean run's."""
         if not self.path.exists():
             atomic_write_bytes(self.path, b"")
             return
         good_end = 0
-        last_row = -1
         with open(self.path, "rb") as fh:
             for line in fh:
                 if not line.endswith(b"\n"):
@@ -397,12 +424,13 @@ class ResultLog:
                     row = int(rec["row"])
                 except (ValueError, KeyError, TypeError):
                     break
+                if row != self.next_row:
+                    break  # a gap or a repeat: rescore from here
                 good_end += len(line)
-                last_row = row
+                self.next_row += 1
                 self.done += 1
         if good_end != self.path.stat().st_size:
-            os.truncate(self.path, good_end)  # a torn tail from an interrupted append
-        self.next_row = last_row + 1
+            os.truncate(self.path, good_end)  # a torn tail, or rows after a gap
 
     def append(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Append records (in row order) and make them durable before returning."""
@@ -420,9 +448,13 @@ class ResultLog:
         self.next_row = rows[-1] + 1
         self.done += len(records)
 
-    def finish(self, summary: Mapping[str, Any]) -> None:
-        """Mark the log complete and store a summary in its sidecar."""
+    def finish(self, summary: Mapping[str, Any], rows: int | None = None) -> None:
+        """Mark the log complete and store a summary in its sidecar; with ``rows`` (the input's
+        row count), refuse unless every row 0..rows-1 has exactly one record."""
         self.close()
+        if rows is not None and (self.next_row != rows or self.done != rows):
+            raise DataError(f"{self.path} holds {self.done} records for rows 0..{self.next_row - 1}"
+                            f" but the input has {rows} rows; rerun the command to resume")
         atomic_write_json(meta_path(self.path), {"zpd_result_log": 1, "settings": self.settings,
                                                  "complete": True, "summary": dict(summary)})
 
@@ -455,14 +487,16 @@ def read_results(path: str | os.PathLike[str], *, include_skipped: bool = False
     p = Path(path)
     if not p.exists():
         raise DataError(f"result file {str(p)!r} does not exist; run the scoring command first")
-    with open(p, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                raise DataError(f"{p}: line {line_no} is not valid JSON; the result file is "
-                                "damaged — rerun the command to resume and repair it") from None
-            if include_skipped or "skipped" not in rec:
-                yield rec
+    for line_no, line in text_lines(p):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            raise DataError(f"{p}: line {line_no} is not valid JSON; the result file is "
+                            "damaged — rerun the command to resume and repair it") from None
+        if not isinstance(rec, dict):
+            raise DataError(f"{p}: line {line_no} is a JSON {type(rec).__name__}, not a "
+                            "result record; is this a zpd result file?")
+        if include_skipped or "skipped" not in rec:
+            yield rec

@@ -17,6 +17,7 @@ What it is not: any scoring itself (``distance``, ``difficulty``, ``selection``)
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
@@ -150,9 +151,24 @@ def _records(batch: Sequence[Item], scores: Sequence[Mapping[str, Any]]) -> list
     return out
 
 
-def _settings(data: Path, spec: FieldSpec, run: RunConfig, task: Task) -> dict[str, Any]:
+def input_fingerprint(data: Path) -> str:
+    """sha256 of the input's bytes (of every file under it, for a ``datasets`` directory): a
+    resume against a changed input is refused."""
+    h = hashlib.sha256()
+    files = [data] if data.is_file() else sorted(p for p in data.rglob("*") if p.is_file())
+    for f in files:
+        h.update(str(f.relative_to(data) if f != data else f.name).encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _settings(data: Path, spec: FieldSpec, run: RunConfig, task: Task, rows: int
+              ) -> dict[str, Any]:
     return {"data": str(data.resolve()),
             "data_bytes": data.stat().st_size if data.is_file() else None,
+            "data_rows": rows, "data_sha256": input_fingerprint(data),
             "split": run.split, "fields": {"required": list(spec.required),
                                            "optional": list(spec.optional),
                                            "id": spec.id, "category": spec.category},
@@ -192,7 +208,15 @@ def run_file(
             "(resumable, one record per row): name it .jsonl, then convert if you need to with "
             "pandas.read_json(path, lines=True).to_parquet(...)")
     checked = scan(data_path, spec, on_error=run.on_error, split=run.split)
-    log = ResultLog(out_path, _settings(data_path, spec, run, task), overwrite=run.overwrite)
+    if checked.rows == 0:
+        raise DataError(f"{data_path} has no rows: nothing to score (check the file, or --split "
+                        "for a datasets directory)")
+    log = ResultLog(out_path, _settings(data_path, spec, run, task, checked.rows),
+                    overwrite=run.overwrite)
+    if log.next_row > checked.rows:  # cannot happen with the same input (its hash is checked)
+        log.close()
+        raise DataError(f"{out_path} has results for {log.next_row} rows but {data_path} has "
+                        f"{checked.rows}; pass --overwrite to start over")
     resumed = log.next_row
     bar = _progress(checked.rows, min(resumed, checked.rows), run.progress, desc)
     try:
@@ -213,7 +237,7 @@ def run_file(
         if bar is not None:
             bar.close()
     summary = _final_summary(out_path, checked.rows, resumed, t0)
-    log.finish(summary.as_dict())
+    log.finish(summary.as_dict(), rows=checked.rows)
     return summary
 
 
