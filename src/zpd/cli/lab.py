@@ -9,11 +9,11 @@ lab itself; torch and the lab are imported inside the handlers so that ``zpd --h
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
 
+from zpd.core.atomic import strict_dumps
 from zpd.data.cliargs import add_threads, apply_threads
 
 DESCRIPTION = """\
@@ -29,7 +29,7 @@ examples:
   zpd lab rl --base /tmp/base/final --policy zpd --budget 8192 --out /tmp/rl-zpd
   zpd lab rl --base /tmp/base/final --policy dapo --kl 0.05 --advantage dr_grpo --out /tmp/rl
   zpd lab eval --model /tmp/rl-zpd/model             held-out accuracy per set
-  zpd lab proof --out /tmp/proof                     plain GRPO vs zpd on near-impossible items
+  zpd lab proof --out /tmp/proof                     the shortcut lab: GRPO vs zpd on a rewarded shortcut
 """
 
 
@@ -116,15 +116,19 @@ def _add_eval(sub: Any) -> None:
 
 def _add_proof(sub: Any) -> None:
     p = _sub(sub, "proof",
-             "the monitors' lab proof: plain GRPO vs zpd on near-impossible items, >= 3 seeds",
-             "  zpd lab proof --out /tmp/proof                   3 arms x 3 seeds (~10 min)\n"
-             "  zpd lab proof --out /tmp/p --seeds 1 --budget 1024 --arms grpo,zpd-mixed\n"
+             "the shortcut lab: hard items reward an echo shortcut; plain GRPO, Dr. GRPO, band-only "
+             "GRPO and zpd arms with every monitor, >= 3 seeds",
+             "  zpd lab proof --out /tmp/proof                   7 arms x 3 seeds (~20 min)\n"
+             "  zpd lab proof --out /tmp/p --seeds 1 --budget 1024 --arms grpo-hard-q50,zpd-mixed\n"
              "  zpd lab proof --out /tmp/proof --report zpd-demo/report.html\n")
     add = p.add_argument
     add("--out", required=True, help="output folder (proof.html, summary.json, metrics.jsonl)")
-    add("--base", default=None, help="base checkpoint folder (default: the cached demo base)")
-    add("--arms", default="grpo,zpd,zpd-mixed",
-        help="comma-separated arms: grpo, zpd, zpd-mixed, grpo-mixed (default: the first 3)")
+    add("--base", default=None, help="base checkpoint folder (default: the shipped shortcut base)")
+    add("--arms", default=("grpo-hard-q0,grpo-hard-q25,grpo-hard-q50,drgrpo-hard-q50,grpo-band,"
+                           "zpd-mixed,zpd-hard"),
+        help="comma-separated arms: grpo-hard-q0|q25|q50 (plain GRPO on the hard tier, q = "
+             "share of palindromes the echo answers), drgrpo-hard-q50, grpo-band, zpd-mixed "
+             "(hard q50 + band + easy), zpd-hard, grpo-mixed (default: all but grpo-mixed)")
     add("--seeds", type=int, default=3, help="number of RL seeds 0..N-1 (default 3)")
     add("--budget", type=int, default=3072, help="rollouts per arm and seed (default 3072)")
     add("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
@@ -153,7 +157,7 @@ def _run_proof(args: argparse.Namespace) -> int:
             log(f"[zpd lab proof] section added to {add_to_report(args.report, summary)}")
     except ValueError as exc:
         return _fail(exc)
-    print(json.dumps(summary, indent=2) if args.json else format_table(summary))
+    print(strict_dumps(summary, indent=2) if args.json else format_table(summary))
     return 0
 
 
@@ -172,7 +176,7 @@ def _threaded(fn: Any) -> Any:
 
 
 def _fail(exc: ValueError) -> int:
-    print(f"error: {exc}", file=sys.stderr)
+    print(f"zpd lab: error: {exc}", file=sys.stderr)
     return 2
 
 
@@ -221,10 +225,20 @@ def _run_rl(args: argparse.Namespace) -> int:
 
 
 def _rl_progress(total: int) -> Any:
+    """A progress callback whose bar appears at the first step (so that an error while loading
+    the base is one clean line, not a line glued to an empty bar)."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, unit="rollout", unit_scale=True, desc="GRPO")
-    return bar.update
+    bars: list[Any] = []
+
+    def update(n: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit="rollout", unit_scale=True, desc="GRPO"))
+        bars[0].update(n)
+        if bars[0].n >= total:
+            bars[0].close()
+
+    return update
 
 
 def _run_eval(args: argparse.Namespace) -> int:
@@ -246,7 +260,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(exc)
     if args.json:
-        print(json.dumps(res, indent=2, sort_keys=True))
+        print(strict_dumps(res, indent=2, sort_keys=True))
         return 0
     print(f"{'set':<10}{'sampled':>10}{'greedy':>10}")
     for s in (*sets, "heldout"):

@@ -13,6 +13,8 @@ import sys
 import textwrap
 from typing import Any
 
+from zpd.core.atomic import strict_dumps
+
 DESCRIPTION = """\
 Compare curriculum policies on a simulated learner: a pool of items with latent difficulty,
 per-category abilities that drift upward, practice effects on trained items, items arriving
@@ -144,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         out = to_json(world, run_cfg, summaries)
         out["floors"] = [{"name": c.name, "value": c.value, "threshold": c.threshold,
                           "passed": c.passed} for c in checks]
-        print(json.dumps(out, indent=2))
+        print(strict_dumps(out, indent=2))
     else:
         print(f"world: preset {args.preset}, {world.num_items} items "
               f"({world.arriving_items} arriving mid-run), {world.steps} steps, "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -77,7 +78,28 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         fh.write(text)
 
 
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by None (JSON has neither), numpy
+    scalars and arrays made plain, tuples made lists: what strict JSON can hold."""
+    if isinstance(obj, dict):
+        return {str(k): finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return finite_json(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj
+
+
+def strict_dumps(obj: Any, **kwargs: Any) -> str:
+    """``json.dumps`` of :func:`finite_json` (obj) with ``allow_nan=False``: never writes the
+    ``NaN`` / ``Infinity`` tokens that strict JSON readers reject."""
+    return json.dumps(finite_json(obj), allow_nan=False, **kwargs)
+
+
 def atomic_write_json(path: str | os.PathLike[str], obj: object, *, indent: int | None = 2,
                       sort_keys: bool = False) -> None:
-    """Write ``obj`` as JSON (with a trailing newline) to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=sort_keys) + "\n")
+    """Write ``obj`` as strict JSON (NaN and infinities as null; trailing newline) to ``path``
+    atomically."""
+    atomic_write_text(path, strict_dumps(obj, indent=indent, sort_keys=sort_keys) + "\n")

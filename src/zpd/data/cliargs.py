@@ -9,10 +9,11 @@ not: any command's logic (``zpd.cli.<command>`` wires the API twins in ``zpd.dat
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from zpd.core.atomic import strict_dumps
 
 
 def add_fields(parser: argparse.ArgumentParser, *, answer: bool = True, category: bool = True
@@ -106,7 +107,7 @@ def guarded(prog: str, fn: Callable[[argparse.Namespace], Any]) -> Callable[[arg
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return 2
         if result is not None:
-            print(json.dumps(result, indent=2, default=str))
+            print(strict_dumps(result, indent=2, default=str))
         return 0
 
     return run

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from zpd.core.atomic import strict_dumps
 from zpd.core.errors import ConfigError
 from zpd.lab.pretrain import PretrainConfig, pretrain, task_config_to_dict
 from zpd.lab.rl import RLConfig, run_rl
@@ -443,7 +444,7 @@ def _mark_done(path: Path, rl_cfg: RLConfig, base: Path, rollouts: int, *,
     info = json.loads(path.read_text()) if path.is_file() else {}
     info.update({"config": rl_cfg.to_dict(), "base": str(base), "rollouts": rollouts,
                  "monitors": monitors})
-    atomic_write_bytes(path, json.dumps(info, indent=2).encode())
+    atomic_write_bytes(path, strict_dumps(info, indent=2).encode())
 
 
 def _monitors(config: ExperimentConfig) -> tuple[Any, ...]:
@@ -509,7 +510,7 @@ def base_profile(base_dir: Path, pool: Any, temperature: float, out: Path,
         p1.append(float(r.mean()))
         pk.append(float(r.max(axis=1).mean()))
     prof = {"base": str(base_dir), "k": k, "rungs": rungs, "pass@1": p1, f"pass@{k}": pk}
-    atomic_write_bytes(path, json.dumps(prof, indent=1).encode())
+    atomic_write_bytes(path, strict_dumps(prof, indent=1).encode())
     return prof
 
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zpd.core.atomic import atomic_write_bytes
+from zpd.core.atomic import atomic_write_bytes, strict_dumps
 from zpd.core.errors import ConfigError, StateError
 
 if TYPE_CHECKING:
@@ -165,11 +165,16 @@ class PretrainConfig:
         return h.hexdigest()[:16]
 
 
+_OMITTED_AT_DEFAULT = frozenset({"echo_noise"})
+
+
 def task_config_to_dict(cfg: Any) -> dict[str, Any]:
     """A ``tasks.TaskConfig`` as JSON-ready values (enums as their strings)."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cfg):
         v = getattr(cfg, f.name)
+        if f.name in _OMITTED_AT_DEFAULT and v == f.default:
+            continue  # fields added later: absent at their default, so old fingerprints hold
         if isinstance(v, tuple):
             v = [getattr(x, "value", x) for x in v]
         out[f.name] = getattr(v, "value", v)
@@ -333,7 +338,7 @@ def _save_checkpoint(out: Path, model: Any, opt: Any, step: int, history: list[A
     atomic_write_bytes(d / "optimizer.safetensors", st_save(tensors))
     meta = {"step": step, "param_groups": osd["param_groups"], "scalars": scalars,
             "history": history}
-    atomic_write_bytes(d / "state.json", json.dumps(meta).encode())
+    atomic_write_bytes(d / "state.json", strict_dumps(meta).encode())
     atomic_write_bytes(root / "latest.json", json.dumps({"dir": d.name, "step": step}).encode())
     for old in root.glob("step-*"):
         if old.name != d.name:
@@ -435,7 +440,7 @@ def pretrain(
     gpt.save_pretrained(model, tok, out / FINAL)
     payload = {"cells": result, "history": history, "num_params": model.num_params(),
                "fingerprint": config.fingerprint()}
-    atomic_write_bytes(out / EVAL_FILE, json.dumps(payload, indent=1).encode())
+    atomic_write_bytes(out / EVAL_FILE, strict_dumps(payload, indent=1).encode())
     shutil.rmtree(out / STATE, ignore_errors=True)
     return out / FINAL
 
@@ -469,7 +474,7 @@ def _claim_dir(out: Path, config: PretrainConfig) -> None:
                 "or delete that folder"
             )
         return
-    atomic_write_bytes(path, json.dumps(mine, indent=1).encode())
+    atomic_write_bytes(path, strict_dumps(mine, indent=1).encode())
 
 
 def _progress_bar(config: PretrainConfig, start: int, enabled: bool) -> Any:

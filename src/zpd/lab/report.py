@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from zpd.core.atomic import atomic_open, atomic_write_bytes
+from zpd.core.atomic import atomic_open, atomic_write_bytes, strict_dumps
 
 Row = Mapping[str, Any]
 
@@ -555,7 +555,7 @@ def write_report(
     summary["seconds_total"] = dict(meta or {}).get("seconds_total")
     write_jsonl(rows, out / "metrics.jsonl")
     write_parquet(rows, out / "metrics.parquet")
-    atomic_write_bytes(out / "summary.json", json.dumps(_jsonable(summary), indent=2).encode())
+    atomic_write_bytes(out / "summary.json", strict_dumps(_jsonable(summary), indent=2).encode())
     page = render_html(rows, summary, dict(meta or {}))
     atomic_write_bytes(out / "report.html", page.encode())
     return out / "report.html"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zpd.core.atomic import atomic_write_text
+from zpd.core.atomic import atomic_write_text, strict_dumps
 from zpd.monitors.accidental import AccidentalConfig, AccidentalMonitor
 from zpd.monitors.base import Alert, Monitor, MonitorContext, Severity
 from zpd.monitors.batch import RolloutBatch
@@ -196,7 +196,7 @@ class MonitorSuite:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state as JSON atomically (temp file in the same dir, fsync, replace)."""
-        atomic_write_text(Path(path), json.dumps(self.state_dict()))
+        atomic_write_text(Path(path), strict_dumps(self.state_dict()))
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Restore state written by :meth:`save`."""
