@@ -170,3 +170,57 @@ def test_drift_budget_turns_kl_into_curriculum_pressure(base: Path, pool: tasks.
         tmp_path / "off").rows[1]
     with pytest.raises(RLConfigError, match="drift_budget"):
         RLConfig(drift_budget=0.0)
+
+
+_CLOCK = ("lab/seconds", "lab/step_seconds", "lab/time/")
+
+
+def _comparable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows without wall-clock fields, NaN as None (NaN != NaN would fail any comparison)."""
+    return [{k: None if isinstance(v, float) and v != v else v for k, v in r.items()
+             if not k.startswith(_CLOCK)} for r in rows]
+
+
+@pytest.mark.parametrize("policy", ["zpd", "dapo"])
+def test_an_interrupted_run_resumes_with_the_same_future(base: Path, pool: tasks.Pool,
+                                                         tmp_path: Path, policy: str) -> None:
+    cfg = RLConfig(policy=policy, group_size=4, prompts_per_step=6, rollout_budget=300,
+                   eval_every=2, lr=1e-3, checkpoint_every=2, drift_budget=0.05)
+    sets = eval_sets(pool)
+    kw = dict(eval_sets=sets, monitors=(MonitorSuite.default(None, steer_curriculum=False),))
+    clean = run_rl(cfg, base, pool.train, tmp_path / "clean", **kw)
+
+    calls = []
+
+    def killer(paid: int) -> None:
+        calls.append(paid)
+        if len(calls) == 3:  # after step 3's row was logged; the last checkpoint is step 2
+            raise KeyboardInterrupt
+
+    out = tmp_path / "killed"
+    kw["monitors"] = (MonitorSuite.default(None, steer_curriculum=False),)
+    with pytest.raises(KeyboardInterrupt):
+        run_rl(cfg, base, pool.train, out, progress=killer, **kw)
+    logged = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert logged == [0, 1, 2, 3] and clean.steps > 4
+    kw["monitors"] = (MonitorSuite.default(None, steer_curriculum=False),)
+    spent: list[int] = []
+    resumed = run_rl(cfg, base, pool.train, out, progress=spent.append, **kw)
+    assert spent[0] == clean.rows[2]["curriculum/rollouts"]  # the bar resumes at step 2's count
+    assert _comparable(resumed.rows) == _comparable(clean.rows)
+    steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(clean.steps + 1))  # no step logged twice
+    # other settings do not resume: the run starts over
+    other = RLConfig(**{**cfg.to_dict(), "curriculum_kwargs": {}, "lr": 2e-3})
+    again = run_rl(other, base, pool.train, out, **kw)
+    assert [r["step"] for r in again.rows][0] == 0 and again.rows[0]["curriculum/rollouts"] == 0
+
+
+def test_a_damaged_checkpoint_is_a_clear_error(base: Path, pool: tasks.Pool,
+                                                tmp_path: Path) -> None:
+    cfg = RLConfig(policy="uniform", checkpoint_every=1, **SMALL)
+    run_rl(cfg, base, pool.train, tmp_path)
+    latest = json.loads((tmp_path / "state" / "latest.json").read_text())["dir"]
+    (tmp_path / "state" / latest / "model.safetensors").write_bytes(b"\x00garbage")
+    with pytest.raises(zpd.StateError, match="unreadable"):
+        run_rl(cfg, base, pool.train, tmp_path)

@@ -229,7 +229,8 @@ class Curriculum:
     def coverage(self) -> dict[str, float]:
         """Coverage of the last :data:`COVERAGE_WINDOW` draws, as ``curriculum/*`` metrics:
         distinct ids, the most draws one id was in, and the share of the last draw never
-        observed before (first visits). A meter, not state: it restarts after a load."""
+        observed before (first visits). Saved with the state, so a resumed run reports what an
+        uninterrupted one would (a state file without it restarts the meter)."""
         m = self._meter
         return {"curriculum/distinct_in_window": float(m.recent.distinct()),
                 "curriculum/max_repeats_in_window": float(m.recent.max_repeats()),
@@ -338,6 +339,8 @@ class Curriculum:
             arrays[f"policy.{key}"] = arr
         arrays["last.ids"] = self._last_ids.copy()
         arrays["last.anchors"] = self._anchor_ids.copy()
+        for key, arr in self._meter.recent.state().items():
+            arrays[f"meter.{key}"] = arr
         header: dict[str, Any] = {
             "format": "zpd.curriculum",
             "version": VERSION,
@@ -354,6 +357,7 @@ class Curriculum:
                          "widths": list(self._scaler.widths),
                          "mean": self._scaler.mean.tolist(), "std": self._scaler.std.tolist()},
             "policy_meta": p_meta,
+            "meter_first_share": self._meter.first_share,
         }
         return {"header": header, "arrays": arrays}
 
@@ -607,6 +611,7 @@ class _Restored:
     anchors: I64
     cfg: CurriculumConfig
     policy: Policy
+    meter: _CoverageMeter
 
     @classmethod
     def build(cls, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]], policy: Policy,
@@ -644,8 +649,19 @@ class _Restored:
         ability = AbilityModel(cfg.ability, np.zeros(0, np.int32), np.zeros((0, scaler.dim),
                                                                             np.float32))
         ability.load_arrays(a)
+        meter = _CoverageMeter()
+        m = _sub(arrays, "meter.")
+        if m:  # written since the meter became state; older files restart it
+            RecentDraws.check_state(m, "", n, COVERAGE_WINDOW)
+            meter.recent.load_state(m, "")
+            share = header.get("meter_first_share", 0.0)
+            if isinstance(share, bool) or not isinstance(share, (int, float)) \
+                    or not 0.0 <= share <= 1.0:
+                raise StateError(f"state header 'meter_first_share' must be in [0, 1], got "
+                                 f"{share!r}")
+            meter.first_share = float(share)
         return cls(n, group_size, seed, step, float(drift), rng, scaler, has_cat, tracker,
-                   ability, p_arrays, p_meta, last, anchors, cfg, policy)
+                   ability, p_arrays, p_meta, last, anchors, cfg, policy, meter)
 
     def install(self, cur: Curriculum) -> None:
         """Swap the checked state into ``cur`` (cannot fail)."""
@@ -660,3 +676,4 @@ class _Restored:
         self.policy.load_state(self.policy_arrays, self.policy_meta)
         cur._policy = self.policy
         cur._last_ids, cur._anchor_ids = self.last_ids, self.anchors
+        cur._meter = self.meter

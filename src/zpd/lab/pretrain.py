@@ -316,62 +316,26 @@ def evaluate_cells(
 # ----------------------------------------------------------------------------- checkpoints
 def _save_checkpoint(out: Path, model: Any, opt: Any, step: int, history: list[Any]) -> None:
     """Write ``state/step-<step>/`` (weights, optimizer, RNG, step) then point ``latest.json``
-    at it; each file is written atomically and the pointer last, so a crash leaves the previous
-    checkpoint usable. Older checkpoints are deleted afterwards."""
+    at it (:func:`zpd.lab.checkpoint.save`: a crash leaves the previous checkpoint usable)."""
     import torch
-    from safetensors.torch import save as st_save
 
-    root = out / STATE
-    d = root / f"step-{step:08d}"
-    d.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(d / "model.safetensors", st_save(weights))
-    osd = opt.state_dict()
-    tensors = {"rng.torch": torch.get_rng_state()}
-    scalars: dict[str, Any] = {}
-    for pid, st in osd["state"].items():
-        for k, v in st.items():
-            if torch.is_tensor(v):
-                tensors[f"opt.{pid}.{k}"] = v.detach().clone().contiguous()
-            else:
-                scalars[f"{pid}.{k}"] = v
-    atomic_write_bytes(d / "optimizer.safetensors", st_save(tensors))
-    meta = {"step": step, "param_groups": osd["param_groups"], "scalars": scalars,
-            "history": history}
-    atomic_write_bytes(d / "state.json", strict_dumps(meta).encode())
-    atomic_write_bytes(root / "latest.json", json.dumps({"dir": d.name, "step": step}).encode())
-    for old in root.glob("step-*"):
-        if old.name != d.name:
-            shutil.rmtree(old, ignore_errors=True)
+    from zpd.lab import checkpoint
+
+    checkpoint.save(out / STATE, step, model, opt, {"rng.torch": torch.get_rng_state()},
+                    {"history": history})
 
 
 def _load_checkpoint(out: Path, model: Any, opt: Any) -> tuple[int, list[Any]]:
     """Restore the latest checkpoint into ``model``/``opt``; (0, []) if there is none."""
     import torch
-    from safetensors.torch import load_file
 
-    pointer = out / STATE / "latest.json"
-    if not pointer.is_file():
+    from zpd.lab import checkpoint
+
+    found = checkpoint.read(out / STATE)
+    if found is None:
         return 0, []
-    try:
-        d = out / STATE / json.loads(pointer.read_text())["dir"]
-        meta = json.loads((d / "state.json").read_text())
-        weights = load_file(str(d / "model.safetensors"))
-        tensors = load_file(str(d / "optimizer.safetensors"))
-    except (OSError, KeyError, ValueError) as exc:
-        raise StateError(
-            f"checkpoint in {out / STATE} is unreadable ({exc}); delete that folder to restart"
-        ) from exc
-    model.load_state_dict(weights)
-    state: dict[int, dict[str, Any]] = {}
-    for key, v in tensors.items():
-        if key.startswith("opt."):
-            _, pid, name = key.split(".", 2)
-            state.setdefault(int(pid), {})[name] = v
-    for key, v in meta["scalars"].items():
-        pid, name = key.split(".", 1)
-        state.setdefault(int(pid), {})[name] = v
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    meta, weights, tensors = found
+    checkpoint.restore(model, opt, meta, weights, tensors)
     torch.set_rng_state(tensors["rng.torch"])
     return int(meta["step"]), list(meta["history"])
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from zpd.core.atomic import strict_dumps
 from zpd.core.errors import ConfigError
 
 if TYPE_CHECKING:  # torch is imported lazily so that `import zpd.lab.rl` stays light
@@ -70,6 +72,11 @@ class RLConfig:
     """Evaluate held-out sets every this many steps (and at step 0 and the last step)."""
     max_refill_rounds: int = 4
     """For post-filtering policies (dapo): most sampling rounds per step before training anyway."""
+    checkpoint_every: int = 4
+    """Save the run's whole state (weights, optimizer, curriculum, RNGs, counters, monitors) to
+    ``out_dir/state/`` every this many steps (0: never). :func:`run_rl` into the same folder
+    with the same settings continues from it, with the same future: an interrupted run resumes
+    instead of starting over, and its ``metrics.jsonl`` keeps no duplicate steps."""
     post_filter: bool = False
     """Drop zero-variance groups after rollout and sample again until the step holds
     ``prompts_per_step`` informative groups (DAPO dynamic sampling, arXiv 2503.14476), whatever
@@ -100,6 +107,7 @@ class RLConfig:
             "eval_every": (1, 10**9),
             "max_refill_rounds": (1, 1000),
             "kl_sample_rows": (0, 1 << 20),
+            "checkpoint_every": (0, 10**9),
         }
         for name, (lo, hi) in ints.items():
             v = getattr(self, name)
@@ -454,9 +462,13 @@ def evaluate(
     max_new_tokens: int = 24,
     generator: torch.Generator | None = None,
     greedy: bool = True,
+    flag_sets: Sequence[str] = (),
 ) -> dict[str, float]:
     """Held-out accuracy per set: ``lab/eval/<set>/sampled`` (one sample per item at
-    ``temperature``, scored by the verifier) and, if asked, ``lab/eval/<set>/greedy``.
+    ``temperature``, scored by the verifier) and, if asked, ``lab/eval/<set>/greedy``. For the
+    sets named in ``flag_sets``, the sampled completions' shortcut rates too:
+    ``lab/eval/<set>/flag/<name>`` for each of ``tasks.shortcut_flags`` (wrong answers only,
+    except skipped work) and ``lab/eval/<set>/flag/echo`` (the answer copies an operand).
 
     All sets go through one batched generate call per decoding mode (fast on CPU).
     """
@@ -482,7 +494,22 @@ def evaluate(
         r = np.array([tasks.verify(it, t) for it, t in zip(items, texts)])  # (M,)
         for k, n in enumerate(names):
             out[f"lab/eval/{n}/{label}"] = float(r[spans[k] : spans[k + 1]].mean())
+            if label == "sampled" and n in flag_sets:
+                span = range(spans[k], spans[k + 1])
+                out |= _flag_rates(n, [items[i] for i in span], [texts[i] for i in span])
     model.train(was_training)
+    return out
+
+
+def _flag_rates(name: str, items: Sequence[Any], texts: Sequence[str]) -> dict[str, float]:
+    """Shortcut rates of one held-out set's completions (see :func:`evaluate`)."""
+    from zpd.lab import tasks
+
+    flags = [tasks.shortcut_flags(it, t) for it, t in zip(items, texts)]
+    out = {f"lab/eval/{name}/flag/{k}": float(np.mean([f[k] for f in flags]))
+           for k in tasks.SHORTCUT_NAMES}
+    out[f"lab/eval/{name}/flag/echo"] = float(np.mean(
+        [tasks.echoes_input(it, t) for it, t in zip(items, texts)]))
     return out
 
 
@@ -734,6 +761,7 @@ def run_rl(
     progress: Callable[[int], None] | None = None,
     save_model: bool = False,
     retention_sets: Sequence[str] | None = None,
+    flag_sets: Sequence[str] = (),
 ) -> RunResult:
     """GRPO from the base checkpoint in ``base_dir`` on ``pool`` (task items) until the budget.
 
@@ -746,36 +774,52 @@ def run_rl(
     rollouts each step spent. ``retention_sets`` (default: ``prior`` if it is an eval set) are
     tested live by the ``retention`` monitor at every evaluation (:mod:`zpd.lab.retention`):
     ``health/retention/…`` metrics and alerts land in the step's row, so ``zpd watch`` shows
-    them during the run. Returns the rows (also kept in memory) and totals.
+    them during the run. ``flag_sets`` names eval sets whose shortcut rates are measured at
+    every evaluation (see :func:`evaluate`). Returns the rows (also kept in memory) and totals.
     """
     from zpd.lab import model as gpt
     from zpd.monitors import JsonlSink
 
     eval_sets = dict(eval_sets or {})
+    unknown = sorted(set(flag_sets) - set(eval_sets))
+    if unknown:
+        raise RLConfigError(f"flag_sets {unknown} are not eval sets ({sorted(eval_sets)})")
     ctx = _make_context(config, base_dir, pool, tiers, eval_sets, score_all_rows=bool(monitors))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    retention = _live_retention(eval_sets, retention_sets)
+    resumable = sink is None and config.checkpoint_every > 0
+    identity = _identity(config, base_dir, pool, eval_sets, monitors, retention_sets, flag_sets)
+    kept = _resume(ctx, out, identity, monitors, retention) if resumable else None
+    if kept is None and sink is None:  # a fresh run: no stale rows or state of an older one
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+        shutil.rmtree(out / STATE_DIR, ignore_errors=True)
     rows = ListSink()
+    rows.rows = list(kept or [])
     target: Sink = JsonlSink(out) if sink is None else sink
     t0 = time.perf_counter()
-    retention = _live_retention(eval_sets, retention_sets)
     try:
-        first = _eval_metrics(ctx, eval_sets, greedy=True)
-        extra, first_alerts = retention(0, first)
-        first |= extra | _totals(ctx, t0)
-        for s in (rows, target):
-            s.log(0, first, first_alerts)
+        if kept is None:
+            first = _eval_metrics(ctx, eval_sets, greedy=True, flag_sets=flag_sets)
+            extra, first_alerts = retention(0, first)
+            first |= extra | _totals(ctx, t0)
+            for s in (rows, target):
+                s.log(0, first, first_alerts)
+        elif progress is not None and ctx.rollouts:
+            progress(ctx.rollouts)
         while config.rollout_budget - ctx.rollouts >= config.group_size:
             metrics, alerts, paid = _train_step(ctx, monitors)
             done = config.rollout_budget - ctx.rollouts < config.group_size or paid == 0
             if ctx.step % config.eval_every == 0 or done:
-                metrics |= _eval_metrics(ctx, eval_sets, greedy=done)
+                metrics |= _eval_metrics(ctx, eval_sets, greedy=done, flag_sets=flag_sets)
                 extra, found = retention(ctx.step, metrics)
                 metrics |= extra
                 alerts = [*alerts, *found]
             metrics |= _totals(ctx, t0)
             for s in (rows, target):
                 s.log(ctx.step, metrics, alerts)
+            if resumable and not done and ctx.step % config.checkpoint_every == 0:
+                _save_state(ctx, out, identity, monitors, retention)
             if progress is not None:
                 progress(paid)
             if paid == 0:
@@ -791,8 +835,128 @@ def run_rl(
                "distinct_trained": int(np.count_nonzero(ctx.trained))}
     from zpd.core.atomic import atomic_write_bytes
 
-    atomic_write_bytes(out / "run.json", json.dumps(summary, indent=2).encode())
+    atomic_write_bytes(out / "run.json", strict_dumps(summary, indent=2).encode())
     return RunResult(rows.rows, out, ctx.step, ctx.rollouts, seconds, model_dir)
+
+
+STATE_DIR = "state"
+"""Where :func:`run_rl` keeps its resumable state (``zpd.lab.checkpoint`` layout)."""
+
+
+def _identity(config: RLConfig, base_dir: str | os.PathLike[str], pool: Sequence[Any],
+              eval_sets: Mapping[str, Sequence[Any]], monitors: Sequence[Monitor],
+              retention_sets: Sequence[str] | None, flag_sets: Sequence[str]) -> dict[str, Any]:
+    """What a saved state must match to be resumed: settings, base, pool, eval sets, monitors."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for it in pool:
+        h.update(f"{it.prompt}\x00{it.answer}\x01".encode())
+    for name in sorted(eval_sets):
+        h.update(f"[{name}]".encode())
+        for it in eval_sets[name]:
+            h.update(f"{it.prompt}\x00{it.answer}\x01".encode())
+    return {"config": config.to_dict(), "base": str(Path(base_dir).resolve()),
+            "data_sha256": h.hexdigest(), "monitors": [type(m).__name__ for m in monitors],
+            "retention_sets": None if retention_sets is None else list(retention_sets),
+            "flag_sets": list(flag_sets)}
+
+
+def _save_state(ctx: _Context, out: Path, identity: Mapping[str, Any],
+                monitors: Sequence[Monitor], retention: Any) -> None:
+    """Checkpoint everything the rest of the run depends on (see ``RLConfig.checkpoint_every``)."""
+    import torch
+
+    from zpd.core.state import write_state
+    from zpd.lab import checkpoint
+
+    tensors = {"rng.sampler": ctx.torch_gen.get_state(), "rng.torch": torch.get_rng_state(),
+               "trained": torch.from_numpy(ctx.trained.copy())}
+    meta = {
+        "identity": identity,
+        "counters": {"rollouts": ctx.rollouts, "dropped": ctx.dropped, "tokens": ctx.tokens,
+                     "step": ctx.step},
+        "seconds": ctx.seconds,
+        "numpy_rng": ctx.rng.bit_generator.state,
+        "monitors": [m.state_dict() if hasattr(m, "state_dict") else None for m in monitors],
+        "retention": retention.monitor.state_dict() if hasattr(retention, "monitor") else None,
+        "drift": ctx.drift.state_dict() if ctx.drift is not None else None,
+    }
+    checkpoint.save(out / STATE_DIR, ctx.step, ctx.model, ctx.optimizer, tensors, meta,
+                    before_latest=lambda d: write_state(d / "curriculum.zpd",
+                                                        *_curriculum_state(ctx)))
+
+
+def _curriculum_state(ctx: _Context) -> tuple[dict[str, Any], dict[str, Any]]:
+    sd = ctx.curriculum.state_dict()
+    return sd["header"], sd["arrays"]
+
+
+def _resume(ctx: _Context, out: Path, identity: Mapping[str, Any], monitors: Sequence[Monitor],
+            retention: Any) -> list[dict[str, Any]] | None:
+    """Restore the saved state into ``ctx`` and return the metric rows up to its step (the
+    metrics log is cut there); None when there is no state for these exact settings."""
+    import torch
+
+    from zpd.core.state import read_state
+    from zpd.lab import checkpoint
+
+    found = checkpoint.read(out / STATE_DIR)
+    if found is None:
+        return None
+    meta, weights, tensors = found
+    if meta.get("identity") != json.loads(strict_dumps(identity)):
+        return None  # other settings: start over
+    step = int(meta["counters"]["step"])
+    rows = _rows_until(out / "metrics.jsonl", step)
+    if rows is None:
+        return None
+    checkpoint.restore(ctx.model, ctx.optimizer, meta, weights, tensors)
+    header, arrays = read_state(out / STATE_DIR / f"step-{step:08d}" / "curriculum.zpd")
+    ctx.curriculum.load_state_dict({"header": header, "arrays": arrays})
+    ctx.torch_gen.set_state(tensors["rng.sampler"])
+    torch.set_rng_state(tensors["rng.torch"])
+    ctx.rng.bit_generator.state = meta["numpy_rng"]
+    ctx.trained = tensors["trained"].numpy().astype(np.int64)
+    for key in ("rollouts", "dropped", "tokens", "step"):
+        setattr(ctx, key, int(meta["counters"][key]))
+    ctx.seconds = {str(k): float(v) for k, v in meta["seconds"].items()}
+    for m, st in zip(monitors, meta["monitors"]):
+        if st is not None and hasattr(m, "load_state_dict"):
+            m.load_state_dict(st)
+    if meta["retention"] is not None and hasattr(retention, "monitor"):
+        retention.monitor.load_state_dict(meta["retention"])
+    if meta["drift"] is not None and ctx.drift is not None:
+        ctx.drift.load_state_dict(meta["drift"])
+    return rows
+
+
+def _rows_until(path: Path, step: int) -> list[dict[str, Any]] | None:
+    """Flat rows of ``path`` with step <= ``step``, rewriting the file to hold just those lines
+    (later steps were logged after the checkpoint and will be run again); None if the log does
+    not reach ``step``."""
+    from zpd.core.atomic import atomic_write_bytes
+
+    if not path.is_file():
+        return None
+    keep: list[bytes] = []
+    rows: list[dict[str, Any]] = []
+    with open(path, "rb") as fh:
+        for raw in fh:
+            try:
+                rec = json.loads(raw)
+                s = int(rec["step"])
+            except (ValueError, KeyError, TypeError):
+                break  # a torn last line
+            if s > step:
+                break
+            keep.append(raw if raw.endswith(b"\n") else raw + b"\n")
+            rows.append({"step": s, **{k: float("nan") if v is None else v
+                                       for k, v in rec.get("metrics", {}).items()}})
+    if not rows or rows[-1]["step"] != step:
+        return None
+    atomic_write_bytes(path, b"".join(keep))
+    return rows
 
 
 def _live_retention(eval_sets: Mapping[str, Sequence[Any]], names: Sequence[str] | None) -> Any:
@@ -829,8 +993,8 @@ def _train_step(ctx: _Context, monitors: Sequence[Monitor]) -> tuple[dict[str, f
     return metrics, alerts, paid
 
 
-def _eval_metrics(ctx: _Context, eval_sets: Mapping[str, Sequence[Any]], greedy: bool
-                  ) -> dict[str, float]:
+def _eval_metrics(ctx: _Context, eval_sets: Mapping[str, Sequence[Any]], greedy: bool,
+                  flag_sets: Sequence[str] = ()) -> dict[str, float]:
     """Held-out accuracy now. The sampler's seed depends on (seed, step) only, so arms of one
     seed share their evaluation randomness (common random numbers across policies)."""
     if not eval_sets:
@@ -841,7 +1005,7 @@ def _eval_metrics(ctx: _Context, eval_sets: Mapping[str, Sequence[Any]], greedy:
     with ctx.clock("eval"):
         return evaluate(
             ctx.model, ctx.tokenizer, eval_sets, temperature=ctx.config.temperature,
-            max_new_tokens=ctx.eval_tokens, generator=gen, greedy=greedy,
+            max_new_tokens=ctx.eval_tokens, generator=gen, greedy=greedy, flag_sets=flag_sets,
         )
 
 
