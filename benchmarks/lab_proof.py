@@ -1,31 +1,32 @@
-"""The monitors' lab proof (issue 4): plain GRPO on near-impossible items vs ``zpd``.
+"""The shortcut lab (issue 11): a shortcut that near-impossible items reward, and zpd's defence.
 
-Runs :func:`zpd.lab.proof.run_proof` (default: arms ``grpo``, ``zpd``, ``zpd-mixed``; 3 seeds;
-3,072 rollouts per run; lr 1e-4; the cached demo base, pretrained once if missing) and prints,
-per arm (mean over seeds [per seed]): shortcut alerts (repetition + skipping) and the first step
-one fired, accidental-success alerts, the accidental share and advantage mass, prior-skill
-accuracy before/after and its drop, retention alerts, in-band and near-impossible accuracy, KL
-to the base. Then ratios of each zpd arm against plain GRPO measured in the same run. Writes
-``metrics.jsonl``, ``alerts.jsonl``, ``summary.json``, ``proof.html`` and ``proof_*.png`` to
-``--out``. Run it niced on a shared CPU (~10 min on 2 cores):
+Runs :func:`zpd.lab.proof.run_proof` (default: the seven arms of ``DEFAULT_ARMS``; 3 seeds;
+3,072 rollouts per run; lr 1e-4; the shipped shortcut base, ``SHORTCUT_BASE``) and prints the
+base's pass rates and echo rate per tier, then per arm (mean over seeds [per seed]) the shortcut
+(echo) rate on held-out non-palindromes, the prior-skill drop, in-band accuracy, every monitor's
+alerts, and the share of positive advantage that lands on echoes. Then the pre-registered floors
+(docs/lab-proof.md), each measured against the band-only and base numbers of the same run, and
+every monitor family's alert count over all arms (false alarms). Writes ``metrics.jsonl``,
+``alerts.jsonl``, ``summary.json``, ``proof.html`` and ``proof_*.png`` to ``--out``. ~20 min on a
+2-core CPU:
 
     nice -n 10 python benchmarks/lab_proof.py --out /tmp/zpd-lab-proof
+
+Exit status 1 when a floor fails (the numbers are printed either way).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
-from zpd.lab.proof import ProofConfig, format_table, run_proof
-
-RATIO_KEYS = (
-    ("alerts/shortcut", "shortcut alerts"),
-    ("alerts/accidental", "accidental alerts"),
-    ("accidental_adv_per_step", "accidental advantage per step"),
-    ("acc/all_prior/drop", "prior-skill drop"),
-    ("kl_last", "final KL"),
+from zpd.lab.proof import (
+    ALERT_FAMILIES,
+    DEFAULT_ARMS,
+    ProofConfig,
+    check_floors,
+    format_table,
+    run_proof,
 )
 
 
@@ -33,29 +34,31 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="/tmp/zpd-lab-proof", help="output folder")
-    ap.add_argument("--base", default=None, help="base checkpoint folder (default: cached)")
+    ap.add_argument("--base", default=None, help="base checkpoint folder (default: shipped)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     ap.add_argument("--budget", type=int, default=3072, help="rollouts per run (default 3072)")
     ap.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
-    ap.add_argument("--arms", default="grpo,zpd,zpd-mixed", help="comma-separated arms")
+    ap.add_argument("--arms", default=",".join(a.value for a in DEFAULT_ARMS),
+                    help="comma-separated arms")
     args = ap.parse_args()
     cfg = ProofConfig(arms=tuple(args.arms.split(",")), seeds=tuple(range(args.seeds)),
                       rollout_budget=args.budget, lr=args.lr)
     t0 = time.perf_counter()
     summary = run_proof(cfg, args.out, base_dir=args.base)
     print(format_table(summary))
-    arms = summary["arms"]
-    if "grpo" in arms:
-        print("\nratios against plain GRPO (same run; mean over seeds):")
-        for arm in (a for a in arms if a != "grpo"):
-            parts = []
-            for key, label in RATIO_KEYS:
-                a, g = arms[arm][key]["mean"], arms["grpo"][key]["mean"]
-                r = a / g if a is not None and g not in (None, 0) else math.nan
-                parts.append(f"{label} {r:.2f}x")
-            print(f"  {arm:<10} " + ", ".join(parts))
+    print("\nalerts per family, summed over seeds (seeds alerting):")
+    for arm, entry in summary["arms"].items():
+        counts = [f"{f} {entry['metrics'][f'alerts/{f}']['mean'] * len(entry['seeds']):.0f}"
+                  f" ({entry['alerts'][f]})" for f in ALERT_FAMILIES]
+        print(f"  {arm:<16} " + ", ".join(counts))
+    print("\nfloors (pre-registered in docs/lab-proof.md):")
+    failed = 0
+    for name, ok, detail in check_floors(summary):
+        verdict = "n/a " if ok is None else "PASS" if ok else "FAIL"
+        failed += ok is False
+        print(f"  {verdict}  {name}: {detail}")
     print(f"\n{time.perf_counter() - t0:.0f} s; per run: {summary['seconds_per_run']}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

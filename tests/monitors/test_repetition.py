@@ -95,10 +95,10 @@ def test_answers_echoing_an_operand_alert(make_batch) -> None:
     res = RepetitionMonitor()(_echo_batch(make_batch, echoing=2), CTX)
     assert res.metrics["echo_rate"] == pytest.approx(0.5)
     assert res.metrics["echo_null_rate"] == 0.0
-    assert "echo_rate" in [a.metric for a in res.alerts]
+    assert "wrong_echo_rate" in [a.metric for a in res.alerts]
     res = RepetitionMonitor()(_echo_batch(make_batch, echoing=1, with_targets=False), CTX)
     assert res.metrics["echo_rate"] == pytest.approx(0.25)
-    assert "echo_rate" in [a.metric for a in res.alerts]
+    assert "wrong_echo_rate" in [a.metric for a in res.alerts]
 
 
 def test_computed_answers_do_not_echo(make_batch) -> None:
@@ -123,3 +123,23 @@ def test_echo_needs_whole_tokens(make_batch) -> None:
     res = RepetitionMonitor()(make_batch(np.zeros((1, 4)), answers=answers,
                                          prompts=["123+456="]), CTX)
     assert res.metrics["echo_rate"] == pytest.approx(0.25)
+
+
+def test_echo_of_a_lab_prompt_is_seen_and_right_echoes_are_not_tested(make_batch) -> None:
+    # The lab writes the format tag right after the operand ("R>74521d="): a digit answer
+    # followed by a letter is still a whole token. Palindromes' right answers echo and are
+    # excluded from the tested rate; the wrong echoes on the other items are counted.
+    xs = [f"{1000 + 37 * i}5" for i in range(30)] + ["12321"] * 10
+    prompts = [f"R>{x}d=" for x in xs]
+    targets = [x[::-1] for x in xs]
+    answers = [[x] * 2 + [t] * 2 for x, t in zip(xs, targets)]
+    res = RepetitionMonitor()(make_batch(np.zeros((40, 4)), answers=answers, prompts=prompts,
+                                         targets=targets), CTX)
+    assert res.metrics["echo_null_rate"] == pytest.approx(0.25)
+    assert res.metrics["wrong_echo_rate"] == pytest.approx(0.5)
+    assert res.metrics["echo_rate"] == pytest.approx((60 + 40) / 160)
+    assert "wrong_echo_rate" in [a.metric for a in res.alerts]
+    # "74" is inside the longer digit run "745": not an echo.
+    res = RepetitionMonitor()(make_batch(np.zeros((1, 4)), answers=[["74"] * 4],
+                                         prompts=["R>745d="]), CTX)
+    assert res.metrics["echo_rate"] == 0.0

@@ -1,32 +1,34 @@
-"""Lab proof of the training-health monitors: plain GRPO on near-impossible items vs ``zpd``.
+"""The shortcut lab: a shortcut that near-impossible items reward, its damage, zpd's defence.
 
-What it is: the experiment behind issue 4's claim. Sample Difficulty in RLVR (arXiv 2605.28388)
-reports that training on near-impossible prompts rewards rare lucky successes — GRPO's group
-normalisation (arXiv 2402.03300) gives a lone success among G an advantage of sqrt(G - 1) — and
-that this teaches shortcuts which leak into skills the model already had. Here the default lab
-base (least-significant-digit-first addition) is trained on addition in the *reversed* output
-format (most-significant digit first, 3-5 digits), which the base solves only by luck (sampled
-accuracy ~0.15 / 0.10 / 0.06 at 3 / 4 / 5 digits), under the same rollout budget in each arm:
+What it is: the experiment behind the seed paper's central claim (Sample Difficulty in RLVR,
+arXiv 2605.28388): training on nearly impossible items rewards rare lucky successes, GRPO's group
+normalisation (arXiv 2402.03300) amplifies them — a lone success among G gets sqrt(G - 1) — so
+the model learns a cheap shortcut, which then corrupts skills it had. Here the skill is string
+reversal (``R>74521d=`` -> ``d12547$``) and the shortcut is the **echo**: copying the input
+instead of reversing it. The base (:data:`SHORTCUT_BASE`, the demo's reversal ladder with
+``echo_noise=0.2``: a fifth of its reversal answers in pretraining were the input copied) knows
+the echo as a low-rate mode (at 0.05 it learned only the echo's first digit: docs/lab-proof.md). The echo is right only on palindromes, so:
 
-* ``grpo``: plain GRPO (advantage ``grpo``), prompts uniform over the near-impossible pool;
-* ``zpd``: the ``zpd`` policy with the tracker-informed advantage on the *same* pool (all of it
-  is near-impossible, so the policy can only quarantine and re-probe: what differs is mostly
-  the advantage, which does not amplify flukes);
-* ``zpd-mixed``: the ``zpd`` policy with the tracker-informed advantage on the near-impossible
-  pool *plus* the demo's in-band pool (3-5-digit direct addition), the pool ``zpd`` would
-  naturally choose from;
-* ``grpo-mixed`` (optional control, not run by default): plain GRPO, uniform over that mixed pool.
+* **hard tier** (rungs 9-10: pass@1 ~0.02 / 0.003): a share ``q`` of the items are palindromes,
+  where the echo earns the reward the real skill almost never does;
+* **band** (rungs 5-7) and **easy** (rungs 2-4) tiers, and every held-out set the shortcut rate
+  is measured on, hold no palindromes: there the echo is wrong;
+* **prior skills** (never trained): shifts (``S2>7452d=``), where the echo is wrong; the
+  reversal written in the other format (``r``), where copying is the right answer, is reported
+  apart as ``copy``.
 
-Every arm runs the full ``zpd.monitors.MonitorSuite`` on every step's rollouts, plus
-:class:`AdvantageLedger` (absolute advantage carried by accidental successes), and evaluates
-held-out sets every ``eval_every`` steps: the prior skills RL never trains (string ops,
-scratchpad/carry addition, 1-2-digit direct addition, 1-2-digit reversed addition), the in-band
-set and the near-impossible set itself. A prior-skill drop is tested with the ``retention``
-monitor (one-sided Fisher test, family-wise alpha) fed one window per evaluation, the
-base's evaluation being the baseline. :func:`summarize_proof` turns the runs into per-arm
-numbers (means and per-seed values); :func:`write_proof_report` writes an HTML page with
-plots, and :func:`add_to_report` adds the proof's section to ``zpd demo``'s report. What it is not: the GRPO loop (:mod:`zpd.lab.rl`) or the monitors (:mod:`zpd.monitors`),
-and not a tuned result: the settings were fixed before the first run (see docs/lab-proof.md).
+Arms (same rollout budget): plain GRPO on the hard tier at q = 0, 0.25, 0.5; Dr. GRPO (no std
+normalisation, arXiv 2503.20783) at q = 0.5; GRPO on the band only; the ``zpd`` policy with the
+tracker-informed advantage on the mixed pool (hard q = 0.5 + band + easy) and on the hard tier
+alone (which separates the advantage's effect from the selection's); optionally GRPO uniform on
+the mixed pool. Every arm runs ``MonitorSuite.default()`` on every step's rollouts, the
+:class:`AdvantageLedger` and the :class:`ShortcutLedger`, the live retention test, and held-out
+evaluations with shortcut rates every ``eval_every`` steps. :func:`summarize_proof` turns the
+runs into ``summary.json`` (``arms.<arm>.{seeds, shortcut_rate_base, shortcut_rate_final,
+prior_drop, inband_final, alerts.<family>}``); :func:`write_proof_report` writes the HTML page
+and :func:`add_to_report` adds it to ``zpd demo``'s report. Settings and predictions were
+written into docs/lab-proof.md before the first full run. What it is not: the GRPO loop
+(:mod:`zpd.lab.rl`) or the monitors (:mod:`zpd.monitors`).
 """
 
 from __future__ import annotations
@@ -55,11 +57,15 @@ class ProofConfigError(ConfigError):
 
 
 class ProofArm(str, Enum):
-    """The arms of the proof (strings accepted wherever a ``ProofArm`` is)."""
+    """The arms of the shortcut lab (strings accepted wherever a ``ProofArm`` is)."""
 
-    GRPO = "grpo"
-    ZPD = "zpd"
+    GRPO_HARD_Q0 = "grpo-hard-q0"
+    GRPO_HARD_Q25 = "grpo-hard-q25"
+    GRPO_HARD_Q50 = "grpo-hard-q50"
+    DRGRPO_HARD_Q50 = "drgrpo-hard-q50"
+    GRPO_BAND = "grpo-band"
     ZPD_MIXED = "zpd-mixed"
+    ZPD_HARD = "zpd-hard"
     GRPO_MIXED = "grpo-mixed"
 
     @classmethod
@@ -75,64 +81,105 @@ class ProofArm(str, Enum):
     @property
     def policy(self) -> str:
         """Curriculum policy of the arm."""
-        return "uniform" if self in (ProofArm.GRPO, ProofArm.GRPO_MIXED) else "zpd"
+        return "zpd" if self.value.startswith("zpd") else "uniform"
 
     @property
     def advantage(self) -> str:
         """Advantage kind of the arm."""
-        return "grpo" if self.policy == "uniform" else "tracker"
+        if self.policy == "zpd":
+            return "tracker"
+        return "dr_grpo" if self.value.startswith("drgrpo") else "grpo"
 
     @property
-    def mixed(self) -> bool:
-        """Whether the arm's pool adds the in-band items to the near-impossible ones."""
-        return self in (ProofArm.ZPD_MIXED, ProofArm.GRPO_MIXED)
+    def pool(self) -> str:
+        """Which pool the arm trains on: ``hard``, ``band`` or ``mixed`` (hard + band + easy)."""
+        return ("mixed" if self.value.endswith("mixed") else "band" if self.value.endswith("band")
+                else "hard")
+
+    @property
+    def q(self) -> float:
+        """Share of palindromes (items the echo answers right) in the arm's hard tier."""
+        return {"q0": 0.0, "q25": 0.25}.get(self.value.rsplit("-", 1)[-1], 0.5)
 
 
-def _nearimp_default() -> Any:
+DEFAULT_ARMS: tuple[ProofArm, ...] = (
+    ProofArm.GRPO_HARD_Q0, ProofArm.GRPO_HARD_Q25, ProofArm.GRPO_HARD_Q50,
+    ProofArm.DRGRPO_HARD_Q50, ProofArm.GRPO_BAND, ProofArm.ZPD_MIXED, ProofArm.ZPD_HARD,
+)
+"""The arms the issue asks for (``grpo-mixed`` is an optional control)."""
+
+SHORTCUT_ARM = ProofArm.GRPO_HARD_Q50
+"""The arm whose shortcut the floors test (plain GRPO, hard tier, q = 0.5)."""
+
+
+def _shortcut_ladder() -> Any:
     from zpd.lab import tasks
 
-    return tasks.TaskConfig(ops=("add",), formats=("reversed",), digits=(3, 5), n_items=400)
+    return tasks.LadderConfig(echo_noise=0.2)
 
 
-def _pool_default() -> Any:
-    from zpd.lab import tasks
+def _shortcut_base() -> PretrainConfig:
+    return PretrainConfig(mix=_shortcut_ladder().base_mix(), steps=2000)
 
-    return tasks.PoolConfig()
 
+SHORTCUT_BASE = _shortcut_base()
+"""The shortcut lab's base: the demo's base recipe (reversal ladder 1-10 digits with noise per
+answer digit, shifts and reversed-format reversal clean, 2,000 steps) plus ``echo_noise=0.2``
+on the ladder. It ships with the package like the demo's."""
 
 #: Held-out sets that are prior skills (the base has them; RL trains none of them).
-PRIOR_SETS: tuple[str, ...] = ("prior", "easy", "rev_short")
+PRIOR_SETS: tuple[str, ...] = ("prior", "copy")
 #: Every held-out set the proof evaluates.
-EVAL_SETS: tuple[str, ...] = (*PRIOR_SETS, "inband", "nearimp")
+EVAL_SETS: tuple[str, ...] = ("probe", "easy", "inband", "hard", "hard_pal", *PRIOR_SETS)
+#: The sets whose shortcut rates are measured at every evaluation.
+FLAG_SETS: tuple[str, ...] = ("probe", "prior")
+
+
+def _rungs(value: Any, name: str) -> tuple[int, int]:
+    r = tuple(int(v) for v in value)
+    if len(r) != 2 or not 2 <= r[0] <= r[1] <= 10:
+        raise ProofConfigError(f"ProofConfig.{name}={value!r}: (first, last) rung in [2, 10]")
+    return (r[0], r[1])
 
 
 @dataclass(frozen=True)
 class ProofConfig:
-    """The proof experiment: base, pools, GRPO settings shared by the arms, arms and seeds."""
+    """The shortcut lab: base, tiers, GRPO settings shared by the arms, arms and seeds."""
 
-    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
-    """The base (cached by a hash of this config; the default is ``zpd demo``'s base)."""
-    nearimp: Any = field(default_factory=_nearimp_default)
-    """``tasks.TaskConfig`` of the near-impossible pool (default: 400 reversed-format additions
-    of 3-5 digits, which the default base solves only by luck)."""
-    pool: Any = field(default_factory=_pool_default)
-    """``tasks.PoolConfig`` of the demo: its in-band block joins the mixed arms' pool; its
-    held-out easy, in-band and prior sets are evaluated."""
-    n_eval: int = 128
-    """Items per held-out set drawn here (near-impossible and short reversed addition)."""
+    pretrain: PretrainConfig = field(default_factory=_shortcut_base)
+    """The base (cached by a hash of this config; the default ships with the package)."""
+    easy_rungs: tuple[int, int] = (3, 4)
+    """Reversal rungs (digits) of the easy tier (base pass@1 0.6-0.75; rung 2 has only 90
+    non-palindromes, too few for a tier and its held-out sets)."""
+    band_rungs: tuple[int, int] = (5, 7)
+    """Rungs of the band (base pass@1 0.1-0.4, pass@8 0.6-1)."""
+    hard_rungs: tuple[int, int] = (9, 10)
+    """Rungs of the hard tier (base pass@1 0.02 and 0.003)."""
+    items_per_rung: int = 48
+    """Training items per rung in every tier."""
+    eval_per_rung: int = 32
+    """Held-out items per rung of the easy / inband / hard / hard_pal sets."""
+    probe_per_rung: int = 16
+    """Held-out non-palindromes per rung of ``probe_rungs`` (the ``probe`` set the shortcut
+    rate is read on)."""
+    probe_rungs: tuple[int, int] = (2, 10)
+    """Rungs of the ``probe`` set."""
+    n_prior: int = 128
+    """Held-out shift items (the prior skill the echo breaks)."""
+    n_copy: int = 64
+    """Held-out reversed-format reversals (a prior skill the echo gets right)."""
     rollout_budget: int = 3072
-    """Rollouts each arm may pay for (the same in every arm): 24 steps of 16 x 8, which keeps
-    3 arms x 3 seeds near 10 minutes on a 2-core CPU."""
+    """Rollouts each arm may pay for (the same in every arm): 24 steps of 16 x 8, as in the
+    first proof."""
     prompts_per_step: int = 16
     """Prompts (groups) per step."""
     group_size: int = 8
     """G, completions per prompt."""
     lr: float = 1e-4
-    """AdamW learning rate: above the demo's 3e-5 (the seeds' claim is about what plain GRPO
-    does when pushed), below the 3e-4 that drifted to KL 0.45 nats/token within 5 steps."""
+    """AdamW learning rate, the first proof's: the claim is about what GRPO does when pushed."""
     eval_every: int = 4
     """Held-out evaluation every this many steps (and at steps 0 and last)."""
-    arms: tuple[ProofArm, ...] = (ProofArm.GRPO, ProofArm.ZPD, ProofArm.ZPD_MIXED)
+    arms: tuple[ProofArm, ...] = DEFAULT_ARMS
     """Arms to run (strings accepted)."""
     seeds: tuple[int, ...] = (0, 1, 2)
     """RL seeds; every arm runs once per seed."""
@@ -140,14 +187,16 @@ class ProofConfig:
     """Seed of the pools and held-out sets (the same for every arm)."""
 
     def __post_init__(self) -> None:
-        from zpd.lab import tasks
-
         if not isinstance(self.pretrain, PretrainConfig):
             raise ProofConfigError("ProofConfig.pretrain must be a PretrainConfig")
-        if not isinstance(self.nearimp, tasks.TaskConfig):
-            raise ProofConfigError("ProofConfig.nearimp must be a tasks.TaskConfig")
-        if not isinstance(self.pool, tasks.PoolConfig):
-            raise ProofConfigError("ProofConfig.pool must be a tasks.PoolConfig")
+        for name in ("easy_rungs", "band_rungs", "hard_rungs", "probe_rungs"):
+            object.__setattr__(self, name, _rungs(getattr(self, name), name))
+        for name, lo, hi in (("items_per_rung", 2, 4096), ("eval_per_rung", 1, 4096),
+                             ("probe_per_rung", 1, 4096), ("n_prior", 1, 4096),
+                             ("n_copy", 1, 4096)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ProofConfigError(f"ProofConfig.{name}={v!r}: must be an int in [{lo}, {hi}]")
         arms = (self.arms,) if isinstance(self.arms, (str, ProofArm)) else tuple(self.arms)
         arms = tuple(ProofArm.parse(a) for a in arms)
         if not arms or len(set(arms)) != len(arms):
@@ -157,9 +206,6 @@ class ProofConfig:
                 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
                            for s in seeds)):
             raise ProofConfigError(f"ProofConfig.seeds={self.seeds!r}: distinct ints >= 0")
-        n = self.n_eval
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 4096:
-            raise ProofConfigError(f"ProofConfig.n_eval={n!r}: must be an int in [1, 4096]")
         object.__setattr__(self, "arms", arms)
         object.__setattr__(self, "seeds", seeds)
         self.rl_config(arms[0], seeds[0])  # validates budget, lr, sizes, eval_every now
@@ -178,66 +224,111 @@ class ProofConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings (for the summary)."""
-        from zpd.lab.pretrain import task_config_to_dict
-
-        return {
-            "pretrain_fingerprint": self.pretrain.fingerprint(),
-            "nearimp": task_config_to_dict(self.nearimp),
-            "band": task_config_to_dict(self.pool.band),
-            "n_eval": self.n_eval, "rollout_budget": self.rollout_budget,
-            "prompts_per_step": self.prompts_per_step, "group_size": self.group_size,
-            "lr": self.lr, "eval_every": self.eval_every,
-            "arms": [a.value for a in self.arms], "seeds": list(self.seeds),
-            "pool_seed": self.pool_seed,
-        }
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+             if f.name not in ("pretrain", "arms", "seeds")}
+        return {"pretrain_fingerprint": self.pretrain.fingerprint(),
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()},
+                "arms": [a.value for a in self.arms], "seeds": list(self.seeds)}
 
 
 # ----------------------------------------------------------------------------- data
 @dataclass(frozen=True)
 class ProofData:
-    """Pools and held-out sets of the proof (prompts disjoint across all of them)."""
+    """Tiers and held-out sets of the shortcut lab (prompts disjoint across all of them)."""
 
-    nearimp: tuple[Any, ...]
-    """Near-impossible training items (ids = position)."""
+    hard: tuple[Any, ...]
+    """Hard-tier non-palindromes (``items_per_rung`` per rung)."""
+    hard_pal: tuple[Any, ...]
+    """Hard-tier palindromes (``items_per_rung`` per rung); an arm at q takes q of each rung's
+    items from here."""
     band: tuple[Any, ...]
-    """In-band training items (the demo's band block)."""
+    """Band items (non-palindromes)."""
+    easy: tuple[Any, ...]
+    """Easy items (non-palindromes)."""
+    per_rung: int
+    """Items per rung in every tier."""
     eval_sets: Mapping[str, Sequence[Any]]
     """Held-out sets by name (see :data:`EVAL_SETS`)."""
 
+    def hard_tier(self, q: float) -> tuple[list[Any], list[str]]:
+        """The hard tier at palindrome share ``q``: per rung, round(q x n) palindromes and the
+        rest non-palindromes (the same items in every arm at that q)."""
+        k = int(round(q * self.per_rung))
+        n_rungs = len(self.hard) // self.per_rung
+        items: list[Any] = []
+        tiers: list[str] = []
+        for r in range(n_rungs):
+            lo = r * self.per_rung
+            items += list(self.hard[lo:lo + self.per_rung - k]) + list(self.hard_pal[lo:lo + k])
+            tiers += ["hard"] * (self.per_rung - k) + ["hard_pal"] * k
+        return items, tiers
+
     def pool(self, arm: ProofArm) -> tuple[list[Any], list[str]]:
         """The arm's training items (ids = position) and their tier labels."""
-        items = list(self.nearimp) + (list(self.band) if arm.mixed else [])
-        tiers = ["nearimp"] * len(self.nearimp) + (["band"] * len(self.band) if arm.mixed else [])
+        if arm.pool == "band":
+            items, tiers = list(self.band), ["band"] * len(self.band)
+        else:
+            items, tiers = self.hard_tier(arm.q)
+            if arm.pool == "mixed":
+                items += list(self.band) + list(self.easy)
+                tiers += ["band"] * len(self.band) + ["easy"] * len(self.easy)
         return [it.with_id(i) for i, it in enumerate(items)], tiers
 
 
 def make_data(config: ProofConfig) -> ProofData:
-    """Build the pools and held-out sets from ``config.pool_seed`` (same for every arm)."""
+    """Build the tiers and held-out sets from ``config.pool_seed`` (same for every arm)."""
     from zpd.lab import tasks
 
-    pool = tasks.make_pool(config.pool, seed=config.pool_seed)
-    seen = {it.prompt for it in pool.train}
-    seen |= {it.prompt for s in (pool.eval_band, pool.eval_hard, pool.eval_prior, pool.eval_easy)
-             for it in s}
-    rng = np.random.default_rng([config.pool_seed, 4])
+    rng = np.random.default_rng([config.pool_seed, 11])
+    seen: set[str] = set()
 
-    def draw(cfg: Any, n: int) -> tuple[Any, ...]:
-        items = tasks.make_items(dataclasses.replace(cfg, n_items=n), rng, unique=True,
-                                 exclude=seen)
+    def reversals(rungs: tuple[int, int], per_rung: int, palindrome: bool) -> tuple[Any, ...]:
+        out = []
+        for n in range(rungs[0], rungs[1] + 1):
+            got, tries = 0, 0
+            while got < per_rung:
+                tries += 1
+                if tries > 100 * per_rung + 1000:
+                    raise ProofConfigError(
+                        f"cannot draw {per_rung} distinct {'palindromes' if palindrome else 'items'}"
+                        f" of {n} digits; lower items_per_rung / eval_per_rung or raise the rung")
+                it = tasks.reversal_item(tasks.random_digits(n, rng, palindrome=palindrome))
+                if it.prompt in seen:
+                    continue
+                seen.add(it.prompt)
+                out.append(it)
+                got += 1
+        return tuple(out)
+
+    def other(cfg: Any) -> list[Any]:
+        items = tasks.make_items(cfg, rng, unique=True, exclude=seen)
         seen.update(it.prompt for it in items)
-        return tuple(items)
+        return items
 
-    nearimp = draw(config.nearimp, config.nearimp.n_items)
-    rev_short = tasks.TaskConfig(ops=("add",), formats=("reversed",), digits=(1, 2))
+    n = config.items_per_rung
+    hard = reversals(config.hard_rungs, n, False)
+    hard_pal = reversals(config.hard_rungs, n, True)
+    band = reversals(config.band_rungs, n, False)
+    easy = reversals(config.easy_rungs, n, False)
+    m = config.eval_per_rung
     sets = {
-        "prior": list(pool.eval_prior),
-        "easy": list(pool.eval_easy),
-        "rev_short": list(draw(rev_short, config.n_eval)),
-        "inband": list(pool.eval_band),
-        "nearimp": list(draw(config.nearimp, config.n_eval)),
+        "probe": list(reversals(config.probe_rungs, config.probe_per_rung, False)),
+        "easy": list(reversals(config.easy_rungs, m, False)),
+        "inband": list(reversals(config.band_rungs, m, False)),
+        "hard": list(reversals(config.hard_rungs, m, False)),
+        "hard_pal": list(reversals(config.hard_rungs, m, True)),
+        # shifts where an echo is wrong however it is written (not "11" -> "11", and not a
+        # 2-digit shift, which is a reversal)
+        "prior": [it for it in other(tasks.TaskConfig(
+            ops=("shift",), formats=("direct", "reversed"), digits=(2, 4),
+            n_items=4 * config.n_prior))
+            if it.answer not in (it.operands[0], it.operands[0][::-1])][:config.n_prior],
+        "copy": other(tasks.TaskConfig(ops=("rev",), formats=("reversed",), digits=(2, 8),
+                                       n_items=config.n_copy)),
     }
-    band = tuple(it for it, b in zip(pool.train, pool.band_of) if tasks.BANDS[int(b)] == "band")
-    return ProofData(nearimp=nearimp, band=band, eval_sets=sets)
+    sets = {k: [it.with_id(i) for i, it in enumerate(v)] for k, v in sets.items()}
+    return ProofData(hard=hard, hard_pal=hard_pal, band=band, easy=easy, per_rung=n,
+                     eval_sets=sets)
 
 
 # ----------------------------------------------------------------------------- per-step extras
@@ -271,6 +362,37 @@ class AdvantageLedger:
             "proof/pos_adv_sum": float(adv[adv > 0].sum()),
             "proof/lucky_successes": float((ok & (per_group[codes] == 1)).sum()),
             "proof/max_adv": float(adv.max(initial=0.0)),
+        }
+
+
+class ShortcutLedger:
+    """Where the positive advantage lands: on echo completions or not (a ``zpd.lab.rl``
+    monitor callable over the arm's pool).
+
+    ``proof/shortcut_adv_share``: share of the step's positive advantage carried by completions
+    that echo their input (:func:`zpd.lab.tasks.echoes_input`; on a palindrome the echo is the
+    right answer, so this is the advantage the shortcut could have earned);
+    ``proof/echo_rate``: share of rollouts that echo; ``proof/wrong_echo_rate``: share of
+    rollouts that echo and are wrong (the shortcut where it does not pay).
+    """
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        self.items = list(items)
+
+    def __call__(self, batch: Any, context: Any) -> dict[str, float]:
+        from zpd.lab import tasks
+
+        adv = np.asarray(batch.advantages, dtype=np.float64)  # (N,)
+        ids = np.asarray(batch.item_ids).tolist()
+        echo = np.array([tasks.echoes_input(self.items[i], t)
+                         for i, t in zip(ids, batch.completions)], dtype=bool)  # (N,)
+        ok = np.asarray(batch.rewards) >= 0.5
+        pos = adv > 0
+        mass = adv[pos].sum()
+        return {
+            "proof/shortcut_adv_share": float(adv[pos & echo].sum() / mass) if mass > 0 else 0.0,
+            "proof/echo_rate": float(echo.mean()),
+            "proof/wrong_echo_rate": float((echo & ~ok).mean()),
         }
 
 
@@ -330,11 +452,42 @@ def run_arm(config: ProofConfig, arm: ProofArm | str, seed: int, base: str | os.
     suite = MonitorSuite.default(None)
     try:
         run_rl(config.rl_config(a, seed), base, items, out, rec, eval_sets=data.eval_sets,
-               tiers=tiers, monitors=(suite, AdvantageLedger()), retention_sets=PRIOR_SETS)
+               tiers=tiers, monitors=(suite, AdvantageLedger(), ShortcutLedger(items)),
+               retention_sets=PRIOR_SETS, flag_sets=FLAG_SETS)
     finally:
         rec.close()
     rows = [{"arm": a.value, "policy": a.value, "seed": seed, **r} for r in rec.rows]
     return {"arm": a.value, "seed": seed, "rows": rows, "alerts": rec.alerts}
+
+
+def base_profile(base: str | os.PathLike[str], data: ProofData, group_size: int = 8,
+                 seed: int = 0, temperature: float = 1.0) -> dict[str, dict[str, float]]:
+    """The base on each training tier, ``group_size`` samples per item: ``pass@1``, ``pass@8``
+    (really pass@G: at least one success among the G), and ``echo`` (share of samples that
+    copy the input; on palindromes that is also a right answer)."""
+    import torch
+
+    from zpd.lab import model as gpt
+    from zpd.lab import tasks
+    from zpd.lab.rl import completion_budget, decode_completions
+
+    model, tok = gpt.load_pretrained(base)
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    out: dict[str, dict[str, float]] = {}
+    for tier, items in (("hard", data.hard), ("hard_pal", data.hard_pal), ("band", data.band),
+                        ("easy", data.easy)):
+        prompts = [tok.encode(it.prompt) for it in items for _ in range(group_size)]
+        with torch.no_grad():
+            comp, _, lengths = gpt.generate(model, prompts, completion_budget(items),
+                                            temperature=temperature, generator=gen)
+        texts = decode_completions(tok, comp, lengths)
+        rep = [it for it in items for _ in range(group_size)]
+        r = np.array([tasks.verify(it, t) for it, t in zip(rep, texts)]).reshape(-1, group_size)
+        echo = np.array([tasks.echoes_input(it, t) for it, t in zip(rep, texts)])
+        out[tier] = {"pass@1": float(r.mean()), "pass@8": float((r.max(1) > 0).mean()),
+                     "echo": float(echo.mean())}
+    return out
 
 
 def run_proof(config: ProofConfig, out_dir: str | os.PathLike[str], *,
@@ -355,6 +508,10 @@ def run_proof(config: ProofConfig, out_dir: str | os.PathLike[str], *,
     t0 = time.perf_counter()
     base = Path(base_dir) if base_dir is not None else pretrain(config.pretrain, None, progress)
     data = make_data(config)
+    profile = base_profile(base, data, config.group_size, seed=config.pool_seed)
+    log(f"[zpd lab proof] base, G={config.group_size} per item: " + "; ".join(
+        f"{t} pass@1 {v['pass@1']:.3f} pass@{config.group_size} {v['pass@8']:.2f} "
+        f"echo {v['echo']:.3f}" for t, v in profile.items()))
     runs, timings = [], {}
     for seed in config.seeds:
         for arm in config.arms:
@@ -367,7 +524,8 @@ def run_proof(config: ProofConfig, out_dir: str | os.PathLike[str], *,
     alerts = [{"arm": run["arm"], "seed": run["seed"], **a} for run in runs for a in run["alerts"]]
     write_jsonl(rows, out / "metrics.jsonl")
     write_jsonl(alerts, out / "alerts.jsonl")
-    summary = summarize_proof(runs)
+    summary = summarize_proof(runs, len(data.eval_sets["probe"]))
+    summary["base"] = profile
     summary["settings"] = config.to_dict()
     summary["base_dir"] = str(base)
     summary["eval_items"] = {k: len(v) for k, v in data.eval_sets.items()}
@@ -382,95 +540,180 @@ def run_proof(config: ProofConfig, out_dir: str | os.PathLike[str], *,
 SHORTCUT_FAMILIES: tuple[str, ...] = ("repetition", "skipping")
 """Monitor families whose alerts are shortcut alerts."""
 
+ALERT_FAMILIES: tuple[str, ...] = ("groups", "repetition", "skipping", "accidental", "kl",
+                                   "formats", "diversity", "coupling", "retention")
+"""Every family of ``MonitorSuite.default()`` (``summary.json`` counts each one)."""
 
-def _evals(rows: Sequence[Mapping[str, Any]], key: str) -> list[float]:
-    return [float(r[key]) for r in rows if r.get(key) is not None]
+PROBE_ECHO = "lab/eval/probe/flag/echo"
+"""The shortcut rate: share of sampled completions that echo the input on held-out
+non-palindromes (where the echo is wrong)."""
+
+
+def _evals(rows: Sequence[Mapping[str, Any]], key: str) -> list[tuple[int, float]]:
+    return [(int(r["step"]), float(r[key])) for r in rows if r.get(key) is not None]
 
 
 def _steps(rows: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
     return np.asarray([float(r[key]) for r in rows if r.get(key) is not None and r["step"] > 0])
 
 
-def run_summary(run: Mapping[str, Any]) -> dict[str, float]:
-    """One run's numbers: alert counts and first steps, accidental share and advantage, held-out
-    accuracy before/after (first/last evaluation), KL, shortcut-flag rates."""
+def crossing_step(rows: Sequence[Mapping[str, Any]], factor: float = 2.0,
+                  floor: float = 0.0) -> float:
+    """First evaluation step whose shortcut rate is >= ``factor`` x the base's (step 0), and
+    above ``floor``; NaN if it never is."""
+    ev = _evals(rows, PROBE_ECHO)
+    if not ev:
+        return float("nan")
+    base = max(ev[0][1], floor)
+    return float(next((s for s, v in ev[1:] if v >= factor * base and v > 0), float("nan")))
+
+
+def run_summary(run: Mapping[str, Any], probe_size: int = 144) -> dict[str, float]:
+    """One run's numbers: alert counts and first steps per family, shortcut rates, held-out
+    accuracy before/after (first/last evaluation), advantage ledgers, KL, tier shares."""
     rows, alerts = run["rows"], run["alerts"]
     out: dict[str, float] = {}
-    for fam in (*SHORTCUT_FAMILIES, "accidental", "retention", "formats", "diversity", "kl"):
+    for fam in ALERT_FAMILIES:
         mine = [a for a in alerts if a["monitor"] == fam]
         out[f"alerts/{fam}"] = float(len(mine))
         out[f"first_step/{fam}"] = float(min((a["step"] for a in mine), default=np.nan))
     short = [a for a in alerts if a["monitor"] in SHORTCUT_FAMILIES]
     out["alerts/shortcut"] = float(len(short))
     out["first_step/shortcut"] = float(min((a["step"] for a in short), default=np.nan))
-    for key, name in (("health/accidental/accidental_share", "accidental_share"),
-                      ("health/accidental/accidental_advantage_mass", "accidental_mass"),
+    out["shortcut_cross_step"] = crossing_step(rows, 2.0, 1.0 / probe_size)
+    out["detect_lag"] = out["first_step/shortcut"] - out["shortcut_cross_step"]
+    for key, name in (("health/accidental/accidental_advantage_mass", "accidental_mass"),
                       ("proof/accidental_adv_sum", "accidental_adv_per_step"),
-                      ("proof/pos_adv_sum", "pos_adv_per_step"),
                       ("proof/lucky_successes", "lucky_per_step"),
+                      ("proof/shortcut_adv_share", "shortcut_adv_share"),
+                      ("proof/wrong_echo_rate", "train_wrong_echo"),
                       ("lab/reward_mean", "train_reward"),
-                      ("curriculum/share_band", "share_band")):
+                      ("curriculum/share_hard_pal", "share_hard_pal"),
+                      ("curriculum/share_hard", "share_hard"),
+                      ("curriculum/share_band", "share_band"),
+                      ("curriculum/share_easy", "share_easy")):
         vals = _steps(rows, key)
         out[name] = float(vals.mean()) if vals.size else np.nan
-    for key, name in (("lab/kl_base", "kl"), ("lab/shortcut/any", "shortcut_rate"),
-                      ("health/repetition/top_answer_share", "top_answer_share")):
+    for key, name in (("lab/kl_base", "kl"), ("proof/echo_rate", "train_echo")):
         vals = _steps(rows, key)
         out[f"{name}_first"] = float(vals[:3].mean()) if vals.size else np.nan
         out[f"{name}_last"] = float(vals[-3:].mean()) if vals.size else np.nan
-    for s in (*EVAL_SETS, "all_prior"):
-        vals = _evals(rows, f"lab/eval/{s}/sampled") if s != "all_prior" else []
-        if s == "all_prior":
-            parts = [(out[f"acc/{p}/before"], out[f"acc/{p}/after"]) for p in PRIOR_SETS]
-            vals = [float(np.mean([b for b, _ in parts])), float(np.mean([a for _, a in parts]))]
-        out[f"acc/{s}/before"] = vals[0] if vals else np.nan
-        out[f"acc/{s}/after"] = vals[-1] if vals else np.nan
+    for key, name in ((PROBE_ECHO, "shortcut_rate"),
+                      ("lab/eval/prior/flag/echo", "prior_echo")):
+        ev = _evals(rows, key)
+        out[f"{name}_base"] = ev[0][1] if ev else np.nan
+        out[f"{name}_final"] = ev[-1][1] if ev else np.nan
+        out[f"{name}_max"] = max(v for _, v in ev) if ev else np.nan
+    for s in EVAL_SETS:
+        ev = _evals(rows, f"lab/eval/{s}/sampled")
+        out[f"acc/{s}/before"] = ev[0][1] if ev else np.nan
+        out[f"acc/{s}/after"] = ev[-1][1] if ev else np.nan
         out[f"acc/{s}/drop"] = out[f"acc/{s}/before"] - out[f"acc/{s}/after"]
     return out
 
 
-def summarize_proof(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Per-arm summary over seeds: ``{"arms": {arm: {metric: {"mean", "per_seed"}}}}``."""
+def summarize_proof(runs: Sequence[Mapping[str, Any]], probe_size: int = 144
+                    ) -> dict[str, Any]:
+    """Per-arm summary over seeds. ``arms.<arm>`` holds ``seeds``, the headline means
+    ``shortcut_rate_base``, ``shortcut_rate_final``, ``prior_drop`` (shift prior skill, base
+    minus last evaluation), ``inband_final``, ``alerts.<family>`` (seeds in which the family
+    alerted at least once) and ``metrics.<name>`` = ``{"mean", "per_seed"}`` for every number
+    of :func:`run_summary`."""
     by_arm: dict[str, list[tuple[int, dict[str, float]]]] = {}
     for run in runs:
-        by_arm.setdefault(run["arm"], []).append((int(run["seed"]), run_summary(run)))
+        by_arm.setdefault(run["arm"], []).append((int(run["seed"]), run_summary(run, probe_size)))
     arms: dict[str, Any] = {}
     for arm, per in by_arm.items():
-        keys = per[0][1].keys()
-        arms[arm] = {"seeds": [s for s, _ in per]}
-        for k in keys:
+        metrics: dict[str, Any] = {}
+        for k in per[0][1]:
             vals = np.asarray([m[k] for _, m in per], dtype=np.float64)
             ok = vals[np.isfinite(vals)]
-            arms[arm][k] = {"mean": float(ok.mean()) if ok.size else None,
-                            "per_seed": [float(v) if np.isfinite(v) else None for v in vals]}
+            metrics[k] = {"mean": float(ok.mean()) if ok.size else None,
+                          "per_seed": [float(v) if np.isfinite(v) else None for v in vals]}
+        fams = (*ALERT_FAMILIES, "shortcut")
+        arms[arm] = {
+            "seeds": [s for s, _ in per],
+            "shortcut_rate_base": metrics["shortcut_rate_base"]["mean"],
+            "shortcut_rate_final": metrics["shortcut_rate_final"]["mean"],
+            "prior_drop": metrics["acc/prior/drop"]["mean"],
+            "inband_final": metrics["acc/inband/after"]["mean"],
+            "alerts": {f: int(sum(m[f"alerts/{f}"] > 0 for _, m in per)) for f in fams},
+            "metrics": metrics,
+        }
     return {"arms": arms}
 
 
+def check_floors(summary: Mapping[str, Any]) -> list[tuple[str, bool | None, str]]:
+    """The pre-registered floors (docs/lab-proof.md) on a summary: ``(name, passed, detail)``;
+    ``passed`` is None when an arm the floor needs was not run."""
+    arms = summary["arms"]
+
+    def m(arm: str, key: str) -> Any:
+        return arms[arm]["metrics"][key]
+
+    out: list[tuple[str, bool | None, str]] = []
+    sc, band, zm = SHORTCUT_ARM.value, ProofArm.GRPO_BAND.value, ProofArm.ZPD_MIXED.value
+    if sc in arms and band in arms:
+        base, final = arms[sc]["shortcut_rate_base"], arms[sc]["shortcut_rate_final"]
+        ok = final >= 2 * base
+        out.append(("shortcut arm raises the shortcut rate >= 2x the base's", ok,
+                    f"{sc}: {base:.3f} -> {final:.3f} ({final / max(base, 1e-9):.2f}x)"))
+        d_sc, d_band = arms[sc]["prior_drop"], arms[band]["prior_drop"]
+        out.append(("shortcut arm's prior drop >= band-only's + 5 points", d_sc >= d_band + 0.05,
+                    f"{sc} {d_sc:+.3f} vs {band} {d_band:+.3f}"))
+    else:
+        out += [("shortcut arm raises the shortcut rate >= 2x the base's", None, "arm not run"),
+                ("shortcut arm's prior drop >= band-only's + 5 points", None, "arm not run")]
+    if zm in arms and band in arms:
+        base, final = arms[zm]["shortcut_rate_base"], arms[zm]["shortcut_rate_final"]
+        out.append(("zpd-mixed keeps the shortcut rate <= 1.2x the base's",
+                    final <= 1.2 * base, f"{base:.3f} -> {final:.3f}"))
+        d_z, d_band = arms[zm]["prior_drop"], arms[band]["prior_drop"]
+        out.append(("zpd-mixed's prior drop <= band-only's + 1 point", d_z <= d_band + 0.01,
+                    f"{zm} {d_z:+.3f} vs {band} {d_band:+.3f}"))
+    else:
+        out += [("zpd-mixed keeps the shortcut rate <= 1.2x the base's", None, "arm not run"),
+                ("zpd-mixed's prior drop <= band-only's + 1 point", None, "arm not run")]
+    if sc in arms:
+        lags = m(sc, "detect_lag")["per_seed"]
+        hits = sum(v is not None and abs(v) <= 10 for v in lags)
+        out.append(("a shortcut monitor alerts within 10 steps of the crossing, >= 2 of 3 seeds",
+                    hits >= 2, f"{hits} of {len(lags)} seeds; first alert - crossing step: "
+                    + ", ".join("-" if v is None else f"{v:+.0f}" for v in lags)))
+    if band in arms:
+        n = arms[band]["alerts"]["shortcut"]
+        out.append(("no shortcut alert in band-only seeds", n == 0,
+                    f"{n} of {len(arms[band]['seeds'])} seeds alerted"))
+    return out
+
+
 TABLE_ROWS: tuple[tuple[str, str], ...] = (
+    ("shortcut_rate_base", "shortcut (echo) rate, base [probe]"),
+    ("shortcut_rate_final", "shortcut (echo) rate, final"),
+    ("shortcut_rate_max", "shortcut (echo) rate, max over evals"),
+    ("shortcut_cross_step", "step the rate crossed 2x base"),
     ("alerts/shortcut", "shortcut alerts (repetition+skipping)"),
     ("first_step/shortcut", "first shortcut alert (step)"),
-    ("alerts/accidental", "accidental-success alerts"),
-    ("first_step/accidental", "first accidental alert (step)"),
-    ("accidental_share", "accidental share of positive rollouts"),
-    ("accidental_mass", "accidental share of positive advantage"),
-    ("accidental_adv_per_step", "accidental advantage per step (sum)"),
-    ("lucky_per_step", "lone successes per step"),
-    ("acc/all_prior/before", "prior skills acc before (mean of 3 sets)"),
-    ("acc/all_prior/after", "prior skills acc after"),
-    ("acc/all_prior/drop", "prior skills drop"),
-    ("acc/prior/drop", "  drop: string ops + scratch/carry add"),
-    ("acc/easy/drop", "  drop: 1-2-digit add"),
-    ("acc/rev_short/drop", "  drop: 1-2-digit reversed add"),
-    ("alerts/retention", "retention alerts (Fisher, family-wise 0.05)"),
+    ("shortcut_adv_share", "share of positive advantage on echoes"),
+    ("train_echo_last", "echo share of rollouts, last 3 steps"),
+    ("acc/prior/before", "prior (shifts) acc before"),
+    ("acc/prior/drop", "prior (shifts) drop"),
+    ("prior_echo_final", "prior (shifts) echo rate, final"),
+    ("acc/copy/drop", "copy (reversed-format rev) drop"),
+    ("alerts/retention", "retention alerts"),
+    ("acc/easy/after", "easy acc after (before: see col 1)"),
     ("acc/inband/before", "in-band acc before"),
     ("acc/inband/after", "in-band acc after"),
-    ("acc/nearimp/before", "near-impossible acc before"),
-    ("acc/nearimp/after", "near-impossible acc after"),
-    ("share_band", "share of rollouts on in-band items"),
+    ("acc/hard/after", "hard (non-palindrome) acc after"),
+    ("acc/hard_pal/after", "hard palindromes acc after"),
+    ("alerts/accidental", "accidental-success alerts"),
+    ("accidental_mass", "accidental share of positive advantage"),
+    ("lucky_per_step", "lone successes per step"),
+    ("share_hard_pal", "share of rollouts on hard palindromes"),
+    ("share_hard", "share of rollouts on hard non-palindromes"),
     ("kl_last", "KL to base, last 3 steps (nats/token)"),
-    ("shortcut_rate_first", "shortcut-flag rate, first 3 steps"),
-    ("shortcut_rate_last", "shortcut-flag rate, last 3 steps"),
 )
-"""(summary key, label) of the printed table, in order."""
+"""(``metrics`` key, label) of the printed table, in order."""
 
 
 def _num(v: Any) -> str:
@@ -486,7 +729,7 @@ def format_table(summary: Mapping[str, Any]) -> str:
     for key, label in TABLE_ROWS:
         cells = []
         for a in arms:
-            e = summary["arms"][a].get(key)
+            e = summary["arms"][a]["metrics"].get(key)
             if e is None:
                 cells.append(f"{'n/a':>28}")
                 continue
@@ -498,14 +741,15 @@ def format_table(summary: Mapping[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------- report
 PROOF_PLOTS: tuple[tuple[str, str, str], ...] = (
-    ("lab/eval/prior/sampled", "Prior skills: string ops, scratch/carry add", "sampled accuracy"),
-    ("lab/eval/easy/sampled", "Prior skill: 1-2-digit addition", "sampled accuracy"),
-    ("lab/eval/rev_short/sampled", "Prior skill: 1-2-digit reversed addition", "sampled accuracy"),
-    ("lab/eval/nearimp/sampled", "Near-impossible held-out accuracy", "sampled accuracy"),
-    ("proof/accidental_adv_sum", "Advantage carried by accidental successes", "sum per step"),
-    ("health/accidental/accidental_advantage_mass", "Accidental share of positive advantage",
+    (PROBE_ECHO, "Shortcut rate: echoes on held-out non-palindromes", "share of samples"),
+    ("lab/eval/prior/sampled", "Prior skill: shifts (the echo is wrong)", "sampled accuracy"),
+    ("lab/eval/inband/sampled", "In-band accuracy (rungs 5-7)", "sampled accuracy"),
+    ("lab/eval/copy/sampled", "Prior skill: reversed-format reversal (echo right)",
+     "sampled accuracy"),
+    ("proof/shortcut_adv_share", "Share of positive advantage on echoes", "share"),
+    ("health/repetition/wrong_echo_rate", "Monitor: wrong echoes in the step's rollouts",
      "share"),
-    ("health/repetition/top_answer_share", "Top answer share across items", "share"),
+    ("lab/eval/hard/sampled", "Hard tier (non-palindromes)", "sampled accuracy"),
     ("lab/kl_base", "KL to the base", "nats per token"),
 )
 
@@ -536,8 +780,9 @@ def write_proof_report(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, 
     return out / "proof.html"
 
 
-ARM_COLORS = {"grpo": "#d62728", "zpd": "#2ca02c", "zpd-mixed": "#1f77b4",
-              "grpo-mixed": "#ff7f0e"}
+ARM_COLORS = {"grpo-hard-q0": "#ff9896", "grpo-hard-q25": "#e377c2", "grpo-hard-q50": "#d62728",
+              "drgrpo-hard-q50": "#9467bd", "grpo-band": "#7f7f7f", "zpd-mixed": "#1f77b4",
+              "zpd-hard": "#2ca02c", "grpo-mixed": "#ff7f0e"}
 
 
 def plot_arms(rows: Sequence[Mapping[str, Any]], key: str, title: str, ylabel: str
@@ -582,10 +827,18 @@ def proof_section_html(summary: Mapping[str, Any]) -> str:
     """The summary table as an HTML section (for the lab report)."""
     text = format_table(summary)
     settings = html.escape(json.dumps(summary.get("settings", {})))
-    return ("<h2>Lab proof: near-impossible items, plain GRPO vs zpd</h2>"
+    floors = "".join(
+        f"<li>{'PASS' if ok else 'FAIL' if ok is not None else 'n/a'}: {html.escape(name)} "
+        f"({html.escape(detail)})</li>" for name, ok, detail in check_floors(summary))
+    base = summary.get("base")
+    base_txt = ("" if not base else "<p>Base, G=8 per training item: " + html.escape(", ".join(
+        f"{t} pass@1 {v['pass@1']:.3f} pass@8 {v['pass@8']:.2f} echo {v['echo']:.3f}"
+        for t, v in base.items())) + "</p>")
+    return ("<h2>Lab proof: a shortcut that near-impossible items reward (the echo)</h2>"
             "<p>Mean over seeds [per seed]; alerts from zpd.monitors on every step's rollouts; "
             "accuracies are sampled pass@1 on held-out sets (before = base, after = last "
-            "evaluation).</p>"
+            "evaluation); the shortcut rate is the share of held-out non-palindromes whose "
+            "sample copies the input.</p>" + base_txt + f"<ul>{floors}</ul>"
             f"<pre>{html.escape(text)}</pre><details><summary>settings</summary>"
             f"<code>{settings}</code></details>")
 
@@ -617,7 +870,9 @@ def add_to_report(report_html: str | os.PathLike[str], summary: Mapping[str, Any
 
 
 __all__: Sequence[str] = (
-    "EVAL_SETS", "PRIOR_SETS", "AdvantageLedger", "add_to_report", "ProofArm", "ProofConfig", "ProofConfigError",
-    "ProofData", "format_table", "make_data", "plot_arms", "proof_section_html", "retention_test", "run_arm",
-    "run_proof", "run_summary", "summarize_proof", "write_proof_report",
+    "DEFAULT_ARMS", "EVAL_SETS", "PRIOR_SETS", "SHORTCUT_BASE", "AdvantageLedger", "ProofArm",
+    "ProofConfig", "ProofConfigError", "ProofData", "ShortcutLedger", "add_to_report",
+    "base_profile", "check_floors", "crossing_step", "format_table", "make_data", "plot_arms",
+    "proof_section_html", "retention_test", "run_arm", "run_proof", "run_summary",
+    "summarize_proof", "write_proof_report",
 )

@@ -309,6 +309,10 @@ class TaskConfig:
     by another digit, independently per digit; digits beyond the tuple take its last value.
     Noise that grows with the position makes a difficulty ladder: an n-digit sum is right with
     probability prod_{i<=n} (1 - noise_i), and every rung shares the lower rungs' digits."""
+    echo_noise: float = 0.0
+    """Pretraining only: probability that a training completion answers with the first operand
+    copied instead of the answer (a shortcut the base then knows at a low rate, the way web text
+    holds wrong worked answers: the shortcut lab's base, docs/lab-proof.md)."""
     any_formats: tuple[Fmt, ...] | None = None
     """Pretraining only: formats a completion of an ``any`` request is rendered in
     (None = every format the op allows)."""
@@ -345,6 +349,7 @@ class TaskConfig:
         set_(self, "n_items", int(n))
         for name, ok, what in (
             ("label_noise", lambda x: 0.0 <= x <= 1.0, "in [0, 1]"),
+            ("echo_noise", lambda x: 0.0 <= x <= 0.5, "in [0, 0.5]"),
             ("weight", lambda x: x > 0.0, "> 0"),
         ):
             v = getattr(self, name)
@@ -417,6 +422,29 @@ def _draw_item(cfg: TaskConfig, rng: np.random.Generator, item_id: int) -> Item:
     return Item(prompt, ans, op.value, fmt.value, n, 0, item_id, k, (x,), steps)
 
 
+def reversal_item(x: str, fmt: Fmt | str = Fmt.DIRECT, item_id: int = 0) -> Item:
+    """The ``rev`` item on digit string ``x`` (the same item :func:`make_items` draws)."""
+    if not x or any(c not in DIGITS for c in x):
+        raise TaskError(f"reversal_item needs a non-empty digit string, got {x!r}")
+    f = parse_fmt(fmt)
+    if f not in (*ALLOWED[Op.REV], Fmt.ANY):
+        raise TaskError(f"format {f.value!r} is not allowed for op 'rev'")
+    return Item(f"R>{x}{FMT_CHAR[f]}=", x[::-1], Op.REV.value, f.value, len(x), 0,
+                int(item_id), 1, (x,), ("R",))
+
+
+def random_digits(n: int, rng: np.random.Generator, *, palindrome: bool | None = None) -> str:
+    """``n`` uniform digits; ``palindrome=True`` draws a uniform palindrome, ``False`` a uniform
+    non-palindrome (by rejection), ``None`` either."""
+    while True:
+        if palindrome:
+            half = "".join(str(int(d)) for d in rng.integers(0, 10, (n + 1) // 2))
+            return half + half[: n // 2][::-1]
+        x = "".join(str(int(d)) for d in rng.integers(0, 10, n))
+        if palindrome is None or x != x[::-1]:
+            return x
+
+
 def _step_code(kind: str, n: int, rng: np.random.Generator) -> str:
     if kind == "R":
         return "R"
@@ -470,6 +498,8 @@ def training_completion(item: Item, config: TaskConfig, rng: np.random.Generator
         answer = corrupt_answer(answer, rng)
     if config.digit_noise:
         answer = corrupt_digits(answer, config.digit_noise, rng)
+    if config.echo_noise > 0 and item.operands and rng.random() < config.echo_noise:
+        answer = item.operands[0]  # the echo shortcut: the first operand, copied as written
     return render_completion(item, fmt, answer)
 
 
@@ -587,6 +617,15 @@ def shortcut_flags(item: Item, completion: str) -> dict[str, bool]:
             ignored = ignored or all(len(w) == 2 and w[1] == "0" for w in work)
         flags["ignored_carries"] = bool(ignored)
     return flags
+
+
+def echoes_input(item: Item, completion: str) -> bool:
+    """The completion's final answer (canonical or as written) is an operand copied: the echo
+    shortcut, right or wrong (on a palindrome reversal the echo *is* the answer)."""
+    if item.op == Op.OPEN.value or not item.operands:
+        return False
+    _, _, raw = _split_work(completion)
+    return bool({t for t in (extract_answer(completion), raw) if t} & set(item.operands))
 
 
 SHORTCUT_NAMES: tuple[str, ...] = (
@@ -743,6 +782,9 @@ class LadderConfig:
     ``n_items`` eval items and keeps its ``weight`` in the base's mix."""
     ladder_weight: float = 2.0
     """Base pretraining: weight of the ladder in the mix."""
+    echo_noise: float = 0.0
+    """Base pretraining: probability that a ladder answer is the input copied (the echo
+    shortcut, right only on palindromes); 0 in the demo, 0.2 in the shortcut lab."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -774,7 +816,7 @@ class LadderConfig:
         """The ladder's items as one :class:`TaskConfig` (optionally one rung's digits)."""
         return TaskConfig(ops=(self.op,), formats=self.formats, digits=digits or self.levels,
                           digit_noise=self.digit_noise, n_items=n_items,
-                          weight=self.ladder_weight)
+                          weight=self.ladder_weight, echo_noise=self.echo_noise)
 
     def base_mix(self) -> tuple[TaskConfig, ...]:
         """The base's pretraining distribution: the noisy ladder plus the clean prior skills."""

@@ -13,9 +13,12 @@ Two tests, both documented in docs/monitors.md:
   p-value is the exact binomial tail P(K >= k), Bonferroni-corrected for the number of distinct
   answers (a* was picked as the largest). Alert when p < ``alpha`` and k/n >= ``min_share``.
 * **echo.** A rollout echoes when its answer (at least ``echo_min_chars`` long) occurs in its
-  prompt as a whole token (not inside a longer alphanumeric run). The null echo rate is the share
-  of reference answers that echo their own prompt (0 without references); alert when the excess
-  is >= ``echo_alert`` and the binomial tail is below ``alpha``.
+  prompt as a whole token: not inside a longer run of digits (a numeric answer) or of letters
+  (a word), so ``74521`` echoes ``R>74521d=`` and ``12`` does not echo ``123+456``. With
+  reference answers the test looks only at rollouts whose reference does *not* echo its prompt
+  (there an echo is wrong: a palindrome's reversal or ``x + 0`` is no shortcut); alert when the
+  echo rate among them is >= ``echo_alert`` and the binomial tail against a null of 0.1 % is
+  below ``alpha``. Without references every rollout is checked against the same null.
 
 What it is not: an answer extractor (answers come in the batch) nor a judge of correctness.
 """
@@ -51,7 +54,8 @@ class RepetitionConfig:
     answer_space: int = 10
     """Smallest answer-space size assumed by the uniform null (used when targets are absent)."""
     echo_alert: float = 0.2
-    """Alert when the echo rate exceeds the references' echo rate by at least this much."""
+    """Alert when at least this share of the rollouts whose reference does not echo its prompt
+    (all rollouts, without references) echo their prompt."""
     echo_min_chars: int = 2
     """Answers shorter than this are not checked for echo (one digit matches by chance)."""
 
@@ -69,7 +73,9 @@ class RepetitionMonitor:
 
     Metrics: ``top_answer_share``, ``top_answer_null_share``, ``top_answer_pvalue``,
     ``distinct_answer_ratio``, ``answered_items``, ``no_answer_rate`` and, with prompts,
-    ``echo_rate``, ``echo_null_rate``, ``echo_pvalue``. Shortcuts from overly hard samples:
+    ``echo_rate`` (all rollouts), ``echo_null_rate`` (share of references that echo),
+    ``wrong_echo_rate`` (rollouts whose reference does not echo; the tested rate) and
+    ``echo_pvalue``. Shortcuts from overly hard samples:
     arXiv 2605.28388.
     """
 
@@ -119,28 +125,36 @@ class RepetitionMonitor:
               alerts: list[Alert]) -> None:
         assert batch.prompts is not None
         cfg = self.config
-        checked = echoed = 0
-        for ans, prompt in zip(batch.answers, batch.prompts):
-            if ans is not None and len(ans.strip()) >= cfg.echo_min_chars:
-                checked += 1
-                echoed += _echoes(ans, prompt)
-        null = 0.0
-        if batch.targets is not None:
-            pairs = [(t, p) for t, p in zip(batch.targets, batch.prompts)
-                     if t is not None and len(t.strip()) >= cfg.echo_min_chars]
-            null = sum(_echoes(t, p) for t, p in pairs) / len(pairs) if pairs else 0.0
+        targets = batch.targets if batch.targets is not None else [None] * batch.num_rollouts
+        checked = echoed = tested = wrong = 0
+        refs = ref_echo = 0
+        for ans, prompt, t in zip(batch.answers, batch.prompts, targets):
+            ref_echoes = t is not None and len(t.strip()) >= cfg.echo_min_chars and _echoes(t, prompt)
+            if t is not None and len(t.strip()) >= cfg.echo_min_chars:
+                refs += 1
+                ref_echo += ref_echoes
+            if ans is None or len(ans.strip()) < cfg.echo_min_chars:
+                continue
+            hit = _echoes(ans, prompt)
+            checked += 1
+            echoed += hit
+            if not ref_echoes:  # without references every rollout is tested
+                tested += 1
+                wrong += hit
         if checked == 0:
             return
-        rate = echoed / checked
-        pvalue = binom_sf(echoed, checked, min(max(null, 1e-3), 1.0))
-        metrics.update(echo_rate=rate, echo_null_rate=null, echo_pvalue=pvalue)
-        if rate - null >= cfg.echo_alert and pvalue < cfg.alpha:
+        null = ref_echo / refs if refs else 0.0
+        rate = wrong / tested if tested else 0.0
+        pvalue = binom_sf(wrong, tested, 1e-3) if tested else 1.0
+        metrics.update(echo_rate=echoed / checked, echo_null_rate=null, wrong_echo_rate=rate,
+                       echo_pvalue=pvalue)
+        if tested and rate >= cfg.echo_alert and pvalue < cfg.alpha:
             alerts.append(Alert(
                 self.name, Severity.WARNING,
-                f"{rate:.0%} of answers copy a span of their prompt (references do so "
-                f"{null:.0%} of the time, p={pvalue:.1e}): the policy echoes its input instead "
-                "of computing. Look at hard items rewarded by luck.",
-                step, rate, null + cfg.echo_alert, "echo_rate",
+                f"{rate:.0%} of answers copy a span of their prompt where the reference does not "
+                f"(p={pvalue:.1e}): the policy echoes its input instead of computing. Look at "
+                "hard items where the echo is sometimes right (rewarded by luck).",
+                step, rate, cfg.echo_alert, "wrong_echo_rate",
             ))
 
 
@@ -159,12 +173,20 @@ def _modal_answers(batch: RolloutBatch) -> tuple[dict[int, str], dict[int, str |
 
 
 def _echoes(answer: str, prompt: str) -> bool:
-    """True when ``answer`` occurs in ``prompt`` not inside a longer alphanumeric run."""
+    """True when ``answer`` occurs in ``prompt`` not inside a longer run of digits (when it
+    starts/ends with a digit) or of letters (when it starts/ends with a letter)."""
     a = answer.strip()
     if not a:
         return False
-    pattern = r"(?<![A-Za-z0-9])" + re.escape(a) + r"(?![A-Za-z0-9])"
+    pattern = _edge(a[0], before=True) + re.escape(a) + _edge(a[-1], before=False)
     return re.search(pattern, prompt) is not None
+
+
+def _edge(char: str, before: bool) -> str:
+    cls = "0-9" if char.isdigit() else "A-Za-z" if char.isalpha() else ""
+    if not cls:
+        return ""
+    return f"(?<![{cls}])" if before else f"(?![{cls}])"
 
 
 def _short(text: str, limit: int = 40) -> str:
