@@ -31,8 +31,10 @@ def add_fields(parser: argparse.ArgumentParser, *, answer: bool = True, category
     g.add_argument("--split", default=None, help="split of a datasets DatasetDict directory")
 
 
-def add_run(parser: argparse.ArgumentParser, *, batch_rows: int = 256) -> None:
-    """Run control, device and Ray options."""
+def add_run(parser: argparse.ArgumentParser, *, batch_rows: int | None = 256,
+            batch_rows_help: str | None = None) -> None:
+    """Run control, device and Ray options (``batch_rows=None``: the command picks the default
+    and says so in ``batch_rows_help``)."""
     g = parser.add_argument_group("run")
     g.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                    help="a malformed row stops the run before any model work (raise, default) "
@@ -40,7 +42,8 @@ def add_run(parser: argparse.ArgumentParser, *, batch_rows: int = 256) -> None:
     g.add_argument("--overwrite", action="store_true",
                    help="start over (default: resume an interrupted run with the same settings)")
     g.add_argument("--batch-rows", type=int, default=batch_rows,
-                   help=f"rows per scoring batch, each written durably (default {batch_rows})")
+                   help=batch_rows_help or f"rows per scoring batch, each written durably and "
+                                            f"counted on the progress bar (default {batch_rows})")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads(g)
     g.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")

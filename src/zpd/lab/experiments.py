@@ -355,8 +355,9 @@ def run_experiment(
     Files in ``out_dir``: ``report.html``, ``summary.json``, ``metrics.jsonl`` and
     ``metrics.parquet`` (all arms), ``runs/<label>-s<seed>/`` (each arm's rows and totals),
     ``base_profile.json``. An arm whose ``run.json`` exists from an earlier run with the same
-    settings is reused, so an interrupted demo continues where it stopped. ``base_dir``
-    pretrains into that folder instead of the cache.
+    settings is reused, and an arm cut off mid-run continues from its last checkpoint
+    (``RLConfig.checkpoint_every``), so an interrupted demo continues where it stopped.
+    ``base_dir`` pretrains into that folder instead of the cache.
     """
     from zpd.lab import tasks
     from zpd.lab.report import write_report
@@ -422,9 +423,7 @@ def _run_arm(config: ExperimentConfig, arm: Arm, base: Path, pool: Any,
             if bar is not None:
                 bar.update(config.rl.rollout_budget)
             rows = _read_run_rows(metrics_file)
-    if rows is None:
-        if metrics_file.exists():
-            metrics_file.unlink()  # a partial arm from an interrupted run: start it over
+    if rows is None:  # run_rl continues a partial arm from its last checkpoint (same future)
         res = run_rl(rl_cfg, base, pool.train, arm_dir, eval_sets=sets, tiers=tiers,
                      monitors=_monitors(config), progress=None if bar is None else bar.update)
         _mark_done(done_file, rl_cfg, base, res.rollouts, monitors=config.monitors)
