@@ -1,10 +1,19 @@
 """Do the NLL-based data tools find bad rows on the lab's own model? (issue 13's floor)
 
-A pool of string reversals the shipped lab base learned (2-6 digits), 20 % of them with one answer
-digit corrupted. EL2N (arXiv 2107.07075) and the answer NLL given the prompt rank every row; the
+**Corrupted rows.** A pool of string reversals the shipped lab base learned (2-6 digits), 20 % of
+them with one answer digit corrupted. EL2N (arXiv 2107.07075) and the answer NLL given the prompt rank every row; the
 floor is that >= 90 % of the corrupted rows land in the top 20 % of each ranking. The same run
 with a BOS forced in front (what every scorer did before it followed the tokenizer's own
 convention) is printed beside it as the baseline.
+
+**Refinements** (Selective Reflection-Tuning's student-side filter, arXiv 2402.10110). 40
+reversal pairs of 3-5 digits, each given three refinements: *harder prompt* (the same task one
+digit longer, with its right answer: harder for the student, still its distribution), *fixed
+answer* (the original answer had one wrong digit, the refinement is the right one; added after
+the first measurement, see docs/data.md) and *out-of-distribution* (the same request and
+answer in English words, which the lab model never saw). Floors: >= 60 % of the in-reach
+refinements accepted (each kind reported), <= 5 % of the out-of-distribution ones; the
+forced-BOS run is printed beside it.
 
     python benchmarks/data_quality.py
 """
@@ -40,6 +49,39 @@ def found(score: np.ndarray, bad: np.ndarray) -> float:
     return float(bad[top].mean())
 
 
+def refinement_pairs(n: int = 40, seed: int = 1) -> tuple[list[str], ...]:
+    """Originals, their harder-prompt refinements, their out-of-distribution ones, and the
+    originals with one wrong answer digit (whose refinement is the right answer)."""
+    rng = np.random.default_rng(seed)
+    words = "zero one two three four five six seven eight nine".split()
+    prompts, answers, rp, ra, op, oa, wrong = [], [], [], [], [], [], []
+    for _ in range(n):
+        d = int(rng.integers(3, 6))
+        x = tasks.random_digits(d, rng, palindrome=False)
+        it = tasks.reversal_item(x)
+        longer = tasks.reversal_item(x + str(int(rng.integers(0, 10))))
+        prompts.append(it.prompt)
+        answers.append(tasks.render_completion(it))
+        rp.append(longer.prompt)
+        ra.append(tasks.render_completion(longer))
+        op.append("please reverse the digits " + " ".join(words[int(c)] for c in x))
+        oa.append("the reversed digits are " + " ".join(words[int(c)] for c in x[::-1]))
+        wrong.append(tasks.render_completion(it, answer=tasks.corrupt_answer(it.answer, rng)))
+    return prompts, answers, rp, ra, op, oa, wrong
+
+
+def refinements(base: object, bos: str) -> tuple[float, float, float]:
+    """Share of harder-prompt, fixed-answer and out-of-distribution refinements accepted."""
+    from zpd.data.refinements import RefinementFilter
+
+    prompts, answers, rp, ra, op, oa, wrong = refinement_pairs()
+    filt = RefinementFilter(load_model(base, device="cpu", bos=bos))
+    harder = filt.filter(prompts, answers, rp, ra)["decision"]
+    fixed = filt.filter(prompts, wrong, [None] * len(prompts), answers)["decision"]
+    far = filt.filter(prompts, answers, op, oa)["decision"]
+    return tuple(float(np.mean([d == "refined" for d in ds])) for ds in (harder, fixed, far))
+
+
 def main() -> int:
     base = SHIPPED / demo_config().pretrain.fingerprint() / "final"
     prompts, answers, bad = pool()
@@ -59,6 +101,19 @@ def main() -> int:
                 ok &= passed
                 print(f"{'PASS' if passed else 'FAIL'}  {name} puts {value:.0%} of the corrupted "
                       "rows in its top 20 % (floor >= 90 %)")
+    print(f"\n{'bos':<8}{'harder prompt':>16}{'fixed answer':>16}{'English':>10}  (accepted)")
+    for bos in ("auto", "always"):
+        harder, fixed, far = refinements(base, bos)
+        print(f"{bos:<8}{harder:>16.2f}{fixed:>16.2f}{far:>10.2f}")
+        if bos == "auto":
+            for name, passed in ((f"refinement filter accepts {harder:.0%} of harder-prompt "
+                                  "refinements (floor >= 60 %)", harder >= 0.6),
+                                 (f"refinement filter accepts {fixed:.0%} of fixed-answer "
+                                  "refinements (floor >= 60 %)", fixed >= 0.6),
+                                 (f"refinement filter accepts {far:.0%} of out-of-distribution "
+                                  "ones (floor <= 5 %)", far <= 0.05)):
+                ok &= passed
+                print(f"{'PASS' if passed else 'FAIL'}  {name}")
     return 0 if ok else 1
 
 

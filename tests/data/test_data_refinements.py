@@ -13,7 +13,7 @@ from datahelpers import write_jsonl
 from zpd.data.errors import DataError
 from zpd.data.io import read_results
 from zpd.data.pipeline import RunConfig
-from zpd.data.refinements import RefinementConfig, decide, filter_refinements
+from zpd.data.refinements import GUARD_STATS, RefinementConfig, decide, filter_refinements
 
 
 def _decide(orig, ref, p_changed, a_changed, **cfg):
@@ -67,12 +67,12 @@ def test_filter_file_writes_kept_rows_decisions_and_report(tiny_model: Path,
     cfg = RefinementConfig(max_ifd=2.0, max_rifd=2.0)
     for d, row in zip(decisions, rows):  # each logged decision follows from its logged stats
         changed_p, changed_a = "refined_prompt" in row, "refined_answer" in row
-        v = {k: math.nan if d[k] is None else d[k]  # a one-token text has no unconditional
-             for k in ("ifd_original", "rifd_original", "ifd_refined", "rifd_refined")}  # NLL
-        expect = _decide((v["ifd_original"], v["rifd_original"]),
-                         (v["ifd_refined"], v["rifd_refined"]), changed_p, changed_a,
-                         max_ifd=cfg.max_ifd, max_rifd=cfg.max_rifd)
-        assert (d["decision"], d["reason"]) == expect
+        stats = {w: {k: np.array([math.nan if d[f"{k}_{w}"] is None else d[f"{k}_{w}"]])
+                     for k in GUARD_STATS}  # a one-token text has no unconditional NLL: null
+                 for w in ("original", "refined")}
+        got, why = decide(stats["original"], stats["refined"], np.array([changed_p]),
+                          np.array([changed_a]), cfg)
+        assert (d["decision"], d["reason"]) == (got[0], why[0])
     kept = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(kept) == report["kept"] == sum(d["decision"] != "dropped" for d in decisions)
     by_id = {k["id"]: k for k in kept}
@@ -83,3 +83,32 @@ def test_filter_file_writes_kept_rows_decisions_and_report(tiny_model: Path,
     assert report["reasons"]["no_refinement"] == 5
     saved = json.loads((tmp_path / "kept.jsonl.report.json").read_text())
     assert saved["decisions"] == report["decisions"]
+
+
+def test_guards_reject_text_the_student_cannot_read_or_predicts_worse_than_chance() -> None:
+    o = {"ifd": np.array([0.8, 0.8]), "rifd": np.array([0.7, 0.7]),
+         "nll_answer_given_prompt": np.array([0.5, 0.5]),
+         "unknown_share": np.array([0.0, 0.0]), "answer_nll_limit": np.array([3.4, 3.4])}
+    # both refinements pass the paper's ratio rule; one is unreadable, one is worse than chance
+    r = {"ifd": np.array([0.9, 0.9]), "rifd": np.array([0.1, 0.1]),
+         "nll_answer_given_prompt": np.array([0.6, 8.8]),
+         "unknown_share": np.array([0.4, 0.0]), "answer_nll_limit": np.array([3.4, 3.4])}
+    d, why = decide(o, r, np.array([True, True]), np.array([True, True]), RefinementConfig())
+    assert d == ["original", "original"]
+    assert why == ["refined_unknown_tokens", "refined_answer_worse_than_chance"]
+    d, _ = decide(o, r, np.array([True, True]), np.array([True, True]),
+                  RefinementConfig(max_unknown_share=0.5))
+    assert d[0] == "refined"
+    with pytest.raises(DataError, match="max_unknown_share"):
+        RefinementConfig(max_unknown_share=2.0)
+
+
+def test_english_pairs_under_a_digit_student_are_rejected(tiny_model: Path) -> None:
+    from zpd.data.model_io import load_model
+    from zpd.data.refinements import RefinementFilter
+
+    filt = RefinementFilter(load_model(tiny_model, device="cpu"))
+    res = filt.filter(["12+3="], ["15"], ["PLEASE ADD TWELVE AND THREE"], ["FIFTEEN"])
+    assert res["decision"] != ["refined"]
+    assert res["unknown_share_refined"][0] > 0.5 and res["unknown_share_original"][0] == 0
+    assert "prompt_not_harder" in res["reason"][0] or "unknown_tokens" in res["reason"][0]

@@ -10,6 +10,13 @@ What it is: the student-side selection rule of Selective Reflection-Tuning (Li e
 * whatever pair is kept must be within reach: IFD < ``max_ifd`` and r-IFD < ``max_rifd`` (both 1 in
   the paper: the prompt must help predict the answer, and the answer must help infer the prompt).
 
+Two guards zpd adds, because IFD and r-IFD are *ratios* and a student can "predict" text it
+cannot read from a copy of it in the context (English pairs under the lab's digit model had
+IFD 0.2 and r-IFD 0.02, and the paper's rule accepted every one): a kept pair may hold no more
+than ``max_unknown_share`` of tokens the student's tokenizer maps to its unknown token, and its
+answer must be predicted better than chance, NLL(y | x) per token < ``max_answer_nll`` (default
+ln(vocabulary size), a uniform guess).
+
 Per row the result is ``refined`` (kept), ``original`` (refinement rejected, original kept — set
 ``keep_original=False`` to drop it as the paper's released selection does) or ``dropped``, with the
 reason. What it is not: the teacher (producing refinements is up to you).
@@ -56,6 +63,12 @@ class RefinementConfig:
     """A refined answer must lower r-IFD by more than this to count as an improvement."""
     keep_original: bool = True
     """Keep the original pair (if within reach) when its refinement is rejected."""
+    max_unknown_share: float = 0.0
+    """A kept pair may hold at most this share of tokens the student's tokenizer maps to its
+    unknown token (text it cannot read is not within its reach)."""
+    max_answer_nll: float | None = None
+    """A kept pair's answer NLL given the prompt, nats per token, must be below this; None: the
+    log of the student's vocabulary size (worse than a uniform guess = out of reach)."""
     distance: DistanceConfig = field(default_factory=DistanceConfig)
     """How IFD and r-IFD are computed (reverse must stay on)."""
 
@@ -68,6 +81,10 @@ class RefinementConfig:
                 raise DataError(f"{name} must be >= 0; got {getattr(self, name)}")
         if not self.distance.reverse:
             raise DataError("the refinement filter needs the reversed IFD: distance.reverse=True")
+        if not 0.0 <= self.max_unknown_share <= 1.0:
+            raise DataError(f"max_unknown_share must be in [0, 1]; got {self.max_unknown_share}")
+        if self.max_answer_nll is not None and not self.max_answer_nll > 0:
+            raise DataError(f"max_answer_nll must be > 0 or None; got {self.max_answer_nll}")
 
 
 def decide(orig: dict[str, np.ndarray], ref: dict[str, np.ndarray], prompt_changed: np.ndarray,
@@ -98,11 +115,21 @@ def decide(orig: dict[str, np.ndarray], ref: dict[str, np.ndarray], prompt_chang
 def _reach(stats: dict[str, np.ndarray], i: int, config: RefinementConfig, which: str
            ) -> str | None:
     """None if the pair is within reach, else the reason (NaN counts as out of reach)."""
+    if "unknown_share" in stats and not stats["unknown_share"][i] <= config.max_unknown_share:
+        return f"{which}_unknown_tokens"
+    if "answer_nll_limit" in stats and not (stats["nll_answer_given_prompt"][i]
+                                            < stats["answer_nll_limit"][i]):
+        return f"{which}_answer_worse_than_chance"
     if not stats["ifd"][i] < config.max_ifd:
         return f"{which}_ifd_too_high"
     if not stats["rifd"][i] < config.max_rifd:
         return f"{which}_rifd_too_high"
     return None
+
+
+GUARD_STATS: tuple[str, ...] = ("ifd", "rifd", "nll_answer_given_prompt", "unknown_share",
+                                 "answer_nll_limit")
+"""Per-pair statistics the rule reads; each decision record logs them for both pairs."""
 
 
 class RefinementFilter:
@@ -118,14 +145,36 @@ class RefinementFilter:
         """Decisions and the four statistics per row; a ``None`` refinement means unchanged."""
         rp = [r if r is not None else p for r, p in zip(refined_prompts, prompts)]
         ra = [r if r is not None else a for r, a in zip(refined_answers, answers)]
-        orig = self.scorer.score(prompts, answers)
-        ref = self.scorer.score(rp, ra)
+        orig = self._guarded(prompts, answers)
+        ref = self._guarded(rp, ra)
         p_changed = np.array([a != b for a, b in zip(rp, prompts)], dtype=bool)
         a_changed = np.array([a != b for a, b in zip(ra, answers)], dtype=bool)
         decisions, reasons = decide(orig, ref, p_changed, a_changed, self.config)
-        return {"decision": decisions, "reason": reasons, "prompt": rp, "answer": ra,
-                "ifd_original": orig["ifd"], "rifd_original": orig["rifd"],
-                "ifd_refined": ref["ifd"], "rifd_refined": ref["rifd"]}
+        out: dict[str, Any] = {"decision": decisions, "reason": reasons, "prompt": rp,
+                               "answer": ra}
+        for key in GUARD_STATS:
+            for which, stats in (("original", orig), ("refined", ref)):
+                if key in stats:
+                    out[f"{key}_{which}"] = stats[key]
+        return out
+
+
+    def _guarded(self, prompts: Sequence[str], answers: Sequence[str]) -> dict[str, np.ndarray]:
+        """Distance statistics plus what the reach guards read (unknown-token share, the
+        answer-NLL limit)."""
+        stats = dict(self.scorer.score(prompts, answers))
+        lm = self.scorer.lm
+        unk = getattr(lm.tokenizer, "unk_token_id", None)
+        n = len(prompts)
+        if unk is not None and n:
+            ids = lm.encode([p + a for p, a in zip(prompts, answers)])
+            stats["unknown_share"] = np.array([sum(t == unk for t in x) / max(len(x), 1)
+                                               for x in ids])
+        limit = self.config.max_answer_nll
+        if limit is None:
+            limit = float(np.log(max(len(lm.tokenizer), 2)))
+        stats["answer_nll_limit"] = np.full(n, limit)
+        return stats
 
 
 class _RefinementBatch:
@@ -142,8 +191,10 @@ class _RefinementBatch:
         out = []
         for j in range(len(items)):
             rec: dict[str, Any] = {"decision": res["decision"][j], "reason": res["reason"][j]}
-            for k in ("ifd_original", "rifd_original", "ifd_refined", "rifd_refined"):
-                rec[k] = clean_float(res[k][j])
+            for key in GUARD_STATS:
+                for which in ("original", "refined"):
+                    if f"{key}_{which}" in res:
+                        rec[f"{key}_{which}"] = clean_float(res[f"{key}_{which}"][j])
             if rec["decision"] == "refined":
                 rec["prompt"], rec["answer"] = res["prompt"][j], res["answer"][j]
             out.append(rec)
