@@ -1,7 +1,8 @@
 """The shortcut lab (issue 11): a shortcut that near-impossible items reward, and zpd's defence.
 
-Runs :func:`zpd.lab.proof.run_proof` (default: the seven arms of ``DEFAULT_ARMS``; 3 seeds;
-3,072 rollouts per run; lr 1e-4; the shipped shortcut base, ``SHORTCUT_BASE``) and prints the
+Runs :func:`zpd.lab.proof.run_proof` (default: design 2, ``--design steep``, with its shipped
+base ``STEEP_BASE``; the seven arms of ``DEFAULT_ARMS``; 3 seeds; 3,072 rollouts per run;
+lr 1e-4; ``--design ladder`` is design 1 on ``SHORTCUT_BASE``) and prints the
 base's pass rates and echo rate per tier, then per arm (mean over seeds [per seed]) the shortcut
 (echo) rate on held-out non-palindromes, the prior-skill drop, in-band accuracy, every monitor's
 alerts, and the share of positive advantage that lands on echoes. Then the pre-registered floors
@@ -40,9 +41,12 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
     ap.add_argument("--arms", default=",".join(a.value for a in DEFAULT_ARMS),
                     help="comma-separated arms")
+    ap.add_argument("--design", default="steep", choices=("steep", "ladder"),
+                    help="steep: design 2 (default); ladder: design 1 (docs/lab-proof.md)")
     args = ap.parse_args()
-    cfg = ProofConfig(arms=tuple(args.arms.split(",")), seeds=tuple(range(args.seeds)),
-                      rollout_budget=args.budget, lr=args.lr)
+    cfg = ProofConfig.design(args.design, arms=tuple(args.arms.split(",")),
+                             seeds=tuple(range(args.seeds)), rollout_budget=args.budget,
+                             lr=args.lr)
     t0 = time.perf_counter()
     summary = run_proof(cfg, args.out, base_dir=args.base)
     print(format_table(summary))

@@ -208,6 +208,11 @@ def test_config_is_validated_at_construction() -> None:
         ("zpd", "tracker", "hard", 0.5)]
     with pytest.raises(ProofConfigError, match="cannot draw"):
         make_data(ProofConfig(easy_rungs=(2, 2), items_per_rung=100))
+    steep = ProofConfig.design("steep", seeds=(0,))
+    assert (steep.hard_rungs, steep.band_rungs, steep.easy_rungs) == ((5, 8), (3, 4), (2, 2))
+    assert steep.pretrain.fingerprint() != ProofConfig.design("ladder").pretrain.fingerprint()
+    with pytest.raises(ProofConfigError, match="unknown proof design"):
+        ProofConfig.design("bogus")
 
 
 def test_add_to_report_inserts_once_and_replaces(tmp_path: Path) -> None:

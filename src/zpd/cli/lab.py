@@ -123,7 +123,7 @@ def _add_proof(sub: Any) -> None:
              "  zpd lab proof --out /tmp/proof --report zpd-demo/report.html\n")
     add = p.add_argument
     add("--out", required=True, help="output folder (proof.html, summary.json, metrics.jsonl)")
-    add("--base", default=None, help="base checkpoint folder (default: the shipped shortcut base)")
+    add("--base", default=None, help="base checkpoint folder (default: the design's shipped base)")
     add("--arms", default=("grpo-hard-q0,grpo-hard-q25,grpo-hard-q50,drgrpo-hard-q50,grpo-band,"
                            "zpd-mixed,zpd-hard"),
         help="comma-separated arms: grpo-hard-q0|q25|q50 (plain GRPO on the hard tier, q = "
@@ -133,6 +133,9 @@ def _add_proof(sub: Any) -> None:
     add("--budget", type=int, default=3072, help="rollouts per arm and seed (default 3072)")
     add("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
     add("--eval-every", type=int, default=4, help="held-out eval every N steps (default 4)")
+    add("--design", default="steep", choices=("steep", "ladder"),
+        help="steep (default): design 2, the echo is a mode of the base at every rung; ladder: "
+             "design 1 on the demo's ladder (docs/lab-proof.md)")
     add("--report", default=None,
         help="also add the proof's section to this lab report (zpd demo's report.html)")
     add("--json", action="store_true", help="print the summary as JSON instead of a table")
@@ -148,9 +151,10 @@ def _run_proof(args: argparse.Namespace) -> int:
             raise ValueError(f"--seeds {args.seeds}: give at least 1 (3 for the proof)")
         if args.report and not os.path.isfile(args.report):
             raise ValueError(f"--report {args.report}: no such file; pass zpd demo's report.html")
-        cfg = ProofConfig(arms=tuple(a.strip() for a in args.arms.split(",") if a.strip()),
-                          seeds=tuple(range(args.seeds)), rollout_budget=args.budget,
-                          lr=args.lr, eval_every=args.eval_every)
+        cfg = ProofConfig.design(
+            args.design, arms=tuple(a.strip() for a in args.arms.split(",") if a.strip()),
+            seeds=tuple(range(args.seeds)), rollout_budget=args.budget, lr=args.lr,
+            eval_every=args.eval_every)
         log = (lambda s: print(s, file=sys.stderr)) if args.json else print
         summary = run_proof(cfg, args.out, base_dir=args.base, log=log)
         if args.report:

@@ -122,10 +122,43 @@ def _shortcut_base() -> PretrainConfig:
     return PretrainConfig(mix=_shortcut_ladder().base_mix(), steps=2000)
 
 
+class ProofDesign(str, Enum):
+    """Which shortcut lab (docs/lab-proof.md): ``ladder`` is design 1 (the demo's ladder, rungs
+    2-10, ``echo_noise=0.2``: the base never echoes whole at the hard rungs); ``steep`` is
+    design 2 (rungs 2-8, steeper digit noise, ``echo_noise=0.3``: the echo is a mode at every
+    rung), the default."""
+
+    LADDER = "ladder"
+    STEEP = "steep"
+
+    @classmethod
+    def parse(cls, value: ProofDesign | str) -> ProofDesign:
+        """The design named ``value``; a clear error otherwise."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ProofConfigError(
+                f"unknown proof design {value!r}; choose from {[d.value for d in cls]}"
+            ) from None
+
+
+def _steep_base() -> PretrainConfig:
+    from zpd.lab import tasks
+
+    lad = tasks.LadderConfig(levels=(2, 8), digit_noise=(0.02, 0.15, 0.35, 0.55, 0.7),
+                             echo_noise=0.3)
+    return PretrainConfig(mix=lad.base_mix(), steps=2000)
+
+
 SHORTCUT_BASE = _shortcut_base()
-"""The shortcut lab's base: the demo's base recipe (reversal ladder 1-10 digits with noise per
+"""Design 1's base: the demo's base recipe (reversal ladder 1-10 digits with noise per
 answer digit, shifts and reversed-format reversal clean, 2,000 steps) plus ``echo_noise=0.2``
 on the ladder. It ships with the package like the demo's."""
+
+STEEP_BASE = _steep_base()
+"""Design 2's base: reversal rungs 2-8 with answer-digit noise (0.02, 0.15, 0.35, 0.55, 0.7) and
+``echo_noise=0.3`` (whole echoes of non-palindromes in 21-29 % of samples at every rung), the
+same prior skills, 2,000 steps. Ships with the package."""
 
 #: Held-out sets that are prior skills (the base has them; RL trains none of them).
 PRIOR_SETS: tuple[str, ...] = ("prior", "copy")
@@ -209,6 +242,18 @@ class ProofConfig:
         object.__setattr__(self, "arms", arms)
         object.__setattr__(self, "seeds", seeds)
         self.rl_config(arms[0], seeds[0])  # validates budget, lr, sizes, eval_every now
+
+    @classmethod
+    def design(cls, design: ProofDesign | str = "steep", **overrides: Any) -> ProofConfig:
+        """The config of a shortcut-lab design (docs/lab-proof.md), with ``overrides``. Design
+        2's tiers follow the rule fixed before its run: hard = rungs with base pass@1 < 0.05 and
+        whole echoes >= 0.02 (5-8), band = pass@1 in [0.1, 0.6] (3-4), easy = above (2)."""
+        d = ProofDesign.parse(design)
+        if d is ProofDesign.LADDER:
+            return cls(**overrides)
+        steep: dict[str, Any] = dict(pretrain=STEEP_BASE, easy_rungs=(2, 2), band_rungs=(3, 4),
+                                     hard_rungs=(5, 8), probe_rungs=(3, 8))
+        return cls(**{**steep, **overrides})
 
     def rl_config(self, arm: ProofArm | str, seed: int) -> RLConfig:
         """The ``RLConfig`` of one arm and seed."""
@@ -870,7 +915,8 @@ def add_to_report(report_html: str | os.PathLike[str], summary: Mapping[str, Any
 
 
 __all__: Sequence[str] = (
-    "DEFAULT_ARMS", "EVAL_SETS", "PRIOR_SETS", "SHORTCUT_BASE", "AdvantageLedger", "ProofArm",
+    "DEFAULT_ARMS", "EVAL_SETS", "PRIOR_SETS", "SHORTCUT_BASE", "STEEP_BASE", "AdvantageLedger",
+    "ProofArm", "ProofDesign",
     "ProofConfig", "ProofConfigError", "ProofData", "ShortcutLedger", "add_to_report",
     "base_profile", "check_floors", "crossing_step", "format_table", "make_data", "plot_arms",
     "proof_section_html", "retention_test", "run_arm", "run_proof", "run_summary",
