@@ -11,6 +11,9 @@ echo "[zpd test] mypy (core)"
 mypy
 echo "[zpd test] pytest"
 python -m pytest -q "$@"
-echo "[zpd test] verl integration (own environment: verl 0.7 pins numpy<2)"
-bash "$root/scripts/verl_env.sh"
+echo "[zpd test] verl 0.7 integration (own environment: verl 0.7 pins numpy<2)"
+bash "$root/scripts/verl_env.sh" 0.7
 "${ZPD_VERL_VENV:-$root/.venv-verl}/bin/python" -m pytest -q tests/integration/verl
+echo "[zpd test] verl 0.9 integration (own environment: verl 0.9 needs transformers<5.11)"
+bash "$root/scripts/verl_env.sh" 0.9
+"${ZPD_VERL9_VENV:-$root/.venv-verl9}/bin/python" -m pytest -q tests/integration/verl9

@@ -44,6 +44,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from zpd.integrations._versions import check_host
+
+check_host("trl")  # before importing the host: a clear error, not an ImportError
+
 import torch
 from accelerate.utils import gather_object
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR

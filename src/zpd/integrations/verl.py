@@ -36,6 +36,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from zpd.integrations._versions import check_host
+
+check_host("verl-0.7")  # before importing the host: a clear error, not an ImportError
+
 from verl import DataProto
 from verl.experimental.dataset.sampler import AbstractCurriculumSampler
 
