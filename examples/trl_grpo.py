@@ -1,10 +1,14 @@
 """Train TRL's GRPOTrainer on a zpd curriculum, offline on CPU (about a minute).
 
     python examples/trl_grpo.py [--steps 24] [--model PATH] [--out DIR]
+    python examples/trl_grpo.py --lab [--model LAB_CHECKPOINT]     # a zpd lab checkpoint
 
 Builds a tiny Llama-layout model and word-level tokenizer from a config (or loads ``--model``,
-e.g. a lab checkpoint whose tokenizer knows digits and "gt"/"lt"), makes the toy task itself
-("gt 7 =" is solved by any digit above 7), and trains with ``ZPDGRPOTrainer``: the curriculum
+any local HF model whose tokenizer has words: "gt 7 =" is solved by any digit above 7), makes
+the toy task itself, or with ``--lab`` trains a lab checkpoint (default: the shipped demo base)
+on the lab's own reversal prompts (``zpd.lab.trl_tasks``: the lab's prompt format, its
+verifier as the reward, its completion length and learning rate), and trains with
+``ZPDGRPOTrainer``: the curriculum
 picks the prompts, gets every group's rewards, logs ``curriculum/...`` through TRL and is saved
 in each checkpoint. It prints what the curriculum chose each generation batch and, at the end,
 what it learned about every item next to the item's pass rate under a uniformly random policy.
@@ -31,10 +35,17 @@ G = 4  # rollouts per prompt (GRPO group size)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=24, help="optimizer steps")
-    ap.add_argument("--model", type=Path, default=None, help="local HF model folder")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="local HF model folder (with --lab: a lab checkpoint; default: the "
+                         "shipped demo base)")
+    ap.add_argument("--lab", action="store_true",
+                    help="train a zpd lab checkpoint on lab tasks (string reversal, 3-7 digits)")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: a temp dir)")
     args = ap.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="zpd_trl_"))
+    if args.lab:
+        _lab(args, out)
+        return
     model = args.model or build_tiny_model(out / "tiny_model")
 
     items = toy_items()
@@ -54,6 +65,36 @@ def main() -> None:
     )
     trainer.train()
     _report(trainer, items, out)
+
+
+def _lab(args: argparse.Namespace, out: Path) -> None:
+    """A lab checkpoint in TRL: the lab's prompts, verifier, lengths and learning rate."""
+    from zpd.lab import tasks
+    from zpd.lab.experiments import demo_config
+    from zpd.lab.pretrain import pretrain
+    from zpd.lab.trl_tasks import RECOMMENDED_LR, completion_length, lab_reward, trl_dataset
+
+    model = args.model or pretrain(demo_config().pretrain, None, progress=False)  # shipped base
+    items = tasks.make_items(tasks.TaskConfig(ops=("rev",), formats=("direct",), digits=(3, 7),
+                                              n_items=64), seed=0, unique=True)
+    data = trl_dataset(items)
+    config = GRPOConfig(
+        output_dir=str(out / "run"), max_steps=args.steps, per_device_train_batch_size=16,
+        steps_per_generation=2, num_generations=G, max_completion_length=completion_length(items),
+        learning_rate=RECOMMENDED_LR, beta=0.0, bf16=False, gradient_checkpointing=False,
+        use_cpu=True, report_to="none", logging_steps=2, save_strategy="no", seed=0,
+        disable_tqdm=True,
+    )
+    trainer = ZPDGRPOTrainer(
+        model=str(model), reward_funcs=lab_reward, args=config, train_dataset=data,
+        processing_class=AutoTokenizer.from_pretrained(model),
+        curriculum=Curriculum(num_items=len(data), policy="zpd", group_size=G, seed=0),
+        record=True,
+    )
+    trainer.train()
+    logged = [h for h in trainer.state.log_history if "curriculum/batch_pass_rate" in h]
+    print("batch pass rate per logged step:",
+          ", ".join(f"{h['curriculum/batch_pass_rate']:.2f}" for h in logged))
 
 
 def _report(trainer: ZPDGRPOTrainer, items: list, out: Path) -> None:

@@ -244,3 +244,20 @@ def test_default_base_mix_covers_prior_skills_and_band_but_not_hard() -> None:
     assert max(c.digits[1] for c in mix if Op.ADD in c.ops) < pc.hard.digits[0]
     noisy = [c for c in mix if c.label_noise > 0]
     assert noisy and all(c.digits == pc.band.digits for c in noisy)
+
+
+def test_trl_dataset_and_reward_round_trip_lab_items() -> None:
+    from zpd.lab import tasks
+    from zpd.lab.trl_tasks import item_from_json, lab_reward, trl_dataset
+
+    items = tasks.make_items(tasks.TaskConfig(ops=("rev", "add"), formats=("direct",),
+                                              digits=(2, 3), n_items=6), seed=0)
+    data = trl_dataset(items)
+    assert data["prompt"] == [it.prompt for it in items] and data["zpd_id"] == list(range(6))
+    assert [item_from_json(x) for x in data["lab_item"]] == items
+    right = [tasks.render_completion(it).removesuffix("$") for it in items]  # TRL strips eos
+    assert lab_reward(right, data["lab_item"]) == [1.0] * 6
+    assert lab_reward(["d0"] * 6, data["lab_item"]) == [
+        float(it.answer == "0") for it in items]
+    with pytest.raises(tasks.TaskError, match="not a lab item"):
+        lab_reward(["d1"], ["{}"])
