@@ -43,8 +43,8 @@ BAD_CALLS: list[tuple[str, Callable[[zpd.Curriculum], Any], type[zpd.ZpdError], 
      "length 3"),
     ("add unknown feature", lambda c: c.add_items(2, {"colour": np.zeros(2)}), zpd.FeatureError,
      "unknown feature"),
-    ("add float category", lambda c: c.add_items(2, {"category": np.zeros(2)}), zpd.FeatureError,
-     "category"),
+    ("add float category", lambda c: c.add_items(2, {"category": np.array([0.0, np.nan])}),
+     zpd.FeatureError, "category"),
     ("add negative category", lambda c: c.add_items(2, {"category": np.array([0, -1])}),
      zpd.FeatureError, "category"),
     ("add inf feature", lambda c: c.add_items(1, {"len": np.array([np.inf])}), zpd.FeatureError,
@@ -143,3 +143,15 @@ def test_config_dataclasses_validate_and_round_trip() -> None:
         zpd.TrackerConfig(interval_z=float("nan"))
     assert zpd.PolicyName.parse("MoPPS") is zpd.PolicyName.MOPPS
     assert zpd.AdvantageKind.parse("dr-grpo") is zpd.AdvantageKind.DR_GRPO
+
+
+def test_category_as_floats_must_be_whole_ids() -> None:
+    import zpd
+    from zpd.core.errors import FeatureError
+
+    ok = zpd.Curriculum(num_items=4, features={"category": np.array([0.0, 1.0, 1.0, 2.0])})
+    assert ok.num_items == 4  # whole ids that went through a float column are accepted
+    for bad, what in (([0.0, 1.0, np.nan, 2.0], "item 2 has nan"),
+                      ([0.0, 1.5, 1.0, 2.0], "item 1 has 1.5")):
+        with pytest.raises(FeatureError, match=what):
+            zpd.Curriculum(num_items=4, features={"category": np.array(bad)})

@@ -125,6 +125,18 @@ def check_features(
         if name == CATEGORY and values.dtype.kind in "iu":
             category = _check_category(values, n)
             continue
+        if name == CATEGORY and values.dtype.kind == "f":  # ids that went through a float column
+            if values.ndim == 1 and values.shape[0] == n and n:
+                bad = ~np.isfinite(values) | (values != np.round(values))
+                if np.any(bad):
+                    i = int(np.flatnonzero(bad)[0])
+                    raise FeatureError(
+                        f"feature 'category' must hold whole category ids; item {i} has "
+                        f"{float(values[i])} ({int(bad.sum())} such items). Give missing categories "
+                        "an id of their own, or pass the column as integers")
+            category = _check_category(values.astype(np.int64) if values.ndim == 1
+                                        and values.shape[0] == n else values, n)
+            continue
         if values.ndim not in (1, 2) or values.shape[0] != n:
             raise FeatureError(
                 f"feature {name!r} must have length {n} (one value per item), got shape {values.shape}"
