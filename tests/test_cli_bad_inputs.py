@@ -197,3 +197,23 @@ def test_bad_input_fails_with_one_clear_line(name: str, model: Path, tmp_path: P
                and p.suffix in (".jsonl", ".json", ".parquet", ".png", ".html")
                and p.name.startswith(("o.", "s.", "k.", "p.", "report", "summary"))]
     assert claimed == [], f"{name} left outputs that look finished: {claimed}"
+
+
+def test_a_missing_extra_is_named_before_any_work(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # `pip install zpd` without [lab]: the lab's modules cannot be found
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("torch", "matplotlib") else real(name, *a))
+    for argv, extra in ((["demo", "--out", str(tmp_path / "d")], "lab"),
+                        (["score", "distance", "x.jsonl", "--model", "m", "--out", "o.jsonl"],
+                         "data"),
+                        (["profile", "r.jsonl", "--plot", str(tmp_path / "p.png")], "lab")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"pip install 'zpd[{extra}]'" in err[0]
+        assert "torch" in err[0] or "matplotlib" in err[0]
+    assert not (tmp_path / "d").exists()  # nothing was started
