@@ -42,8 +42,10 @@ class SegmentStats:
 
 
 def auto_batch_tokens(vocab_size: int) -> int:
-    """Padded tokens per forward pass so that the logits stay under ~256 MiB (16k at most)."""
-    return int(max(256, min(16384, _LOGIT_BYTES // (4 * max(1, vocab_size)))))
+    """Padded tokens per forward pass so that the logits stay under ~256 MiB, and 4,096 at most:
+    past that, small-vocabulary models got slower on CPU (the lab's model: 4,096 tokens ran
+    20-40 % faster than 16,384 in the same process; `benchmarks/data_nll.py`)."""
+    return int(max(256, min(4096, _LOGIT_BYTES // (4 * max(1, vocab_size)))))
 
 
 def _build(items: Sequence[Sequence[Sequence[int]]], prefix: Sequence[int], max_len: int
