@@ -28,8 +28,9 @@ route (facts in ``shared/hosts/verl-0.9.md``), with plain verl hydra overrides::
 * **Checkpoints.** The sampler's ``state_dict`` (the curriculum's full state, JSON-ready) rides
   in the dataloader state verl saves to ``global_step_N/data.pt`` and restores on resume, so a
   resumed run draws the prompts an uninterrupted one would.
-* **Group sizes.** A dataset column ``__rollout_n__`` (verl's per-prompt group size) passes
-  through unchanged, and groups of any size update the curriculum.
+* **Group sizes.** :meth:`ZPDReplayBuffer.set_group_sizes` sets a rollout count per prompt,
+  written as verl's per-prompt ``__rollout_n__`` when the prompt is fetched (a later feature will
+  choose them); groups of any size update the curriculum.
 
 Lag: ``trainer_mode=sync`` draws each step's prompts after the last step's groups were fed (no
 lag); the async modes dispatch prompts ahead, so their picks are one or more steps stale (not
@@ -120,9 +121,20 @@ class ZPDRLHFDataset(RLHFDataset):
     id verl lacks (``extra_info.index`` defaults to 0), carried into TransferQueue with every
     other dataset column."""
 
+    group_size_for: Any = None
+    """Optional ``f(item_id) -> int``: rollouts for that prompt, written as verl's per-prompt
+    ``__rollout_n__`` (set through :meth:`ZPDReplayBuffer.set_group_sizes`); None: verl's
+    ``actor_rollout_ref.rollout.n`` for every prompt."""
+
     def __getitem__(self, item: int) -> dict[str, Any]:
         row = super().__getitem__(item)
         row[ID_FIELD] = int(item)
+        if self.group_size_for is not None:
+            n = self.group_size_for(int(item))
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 4096:
+                raise IntegrationError(f"group size for item {item} must be an int in [1, 4096],"
+                                       f" got {n!r}")
+            row["__rollout_n__"] = int(n)
         return row
 
 
@@ -278,6 +290,14 @@ class ZPDReplayBuffer(ReplayBuffer):
         t.train_dataloader = StatefulDataLoader(
             dataset=t.train_dataset, batch_size=loader.batch_size, num_workers=0,
             drop_last=True, collate_fn=loader.collate_fn, sampler=self.sampler)
+
+    def set_group_sizes(self, fn: Any) -> None:
+        """Rollouts per prompt from now on: ``fn(item_id) -> int`` (None: verl's
+        ``rollout.n``). verl reads it as the prompt's ``__rollout_n__`` when the prompt is
+        fetched; groups of any size feed the curriculum."""
+        if self.sampler is None:
+            raise IntegrationError("set group sizes after verl's trainer built its dataloader")
+        self.trainer.train_dataset.group_size_for = fn
 
     @property
     def curriculum(self) -> Any:

@@ -93,6 +93,11 @@ def test_verls_trainer_draws_each_step_from_the_curriculum(files) -> None:
         assert ids == twin.sample(BATCH).tolist() and len(set(uids)) == BATCH
     # the step count verl plans from the loader's length is unchanged
     assert len(tr.train_dataloader) == 18 // BATCH
+    # a group size per prompt reaches verl as the prompt's __rollout_n__
+    tr.replay_buffer.set_group_sizes(lambda item: 2 + item % 3)
+    batch = tr._next_train_batch()
+    ids = [int(x) for x in batch["zpd_id"]]
+    assert [int(n) for n in batch["__rollout_n__"]] == [2 + i % 3 for i in ids]
 
 
 def _put_step(tr: Any, ids: list[int], uids: list[str], rewards: list[list[float]]) -> None:
