@@ -56,6 +56,16 @@ class ProofConfigError(ConfigError):
     """A proof setting is invalid; the message names the field and the fix."""
 
 
+def _parse_choice(cls: Any, value: Any, what: str) -> Any:
+    """The member of enum ``cls`` whose value is ``value``, or a ``ProofConfigError`` listing
+    the choices."""
+    try:
+        return cls(value)
+    except ValueError:
+        raise ProofConfigError(
+            f"unknown {what} {value!r}; choose from {[m.value for m in cls]}") from None
+
+
 class ProofArm(str, Enum):
     """The arms of the shortcut lab (strings accepted wherever a ``ProofArm`` is)."""
 
@@ -71,12 +81,7 @@ class ProofArm(str, Enum):
     @classmethod
     def parse(cls, value: ProofArm | str) -> ProofArm:
         """The arm named ``value``; a clear error otherwise."""
-        try:
-            return cls(value)
-        except ValueError:
-            raise ProofConfigError(
-                f"unknown proof arm {value!r}; choose from {[a.value for a in cls]}"
-            ) from None
+        return _parse_choice(cls, value, "proof arm")
 
     @property
     def policy(self) -> str:
@@ -134,12 +139,7 @@ class ProofDesign(str, Enum):
     @classmethod
     def parse(cls, value: ProofDesign | str) -> ProofDesign:
         """The design named ``value``; a clear error otherwise."""
-        try:
-            return cls(value)
-        except ValueError:
-            raise ProofConfigError(
-                f"unknown proof design {value!r}; choose from {[d.value for d in cls]}"
-            ) from None
+        return _parse_choice(cls, value, "proof design")
 
 
 def _steep_base() -> PretrainConfig:

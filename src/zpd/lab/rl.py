@@ -867,7 +867,6 @@ def _save_state(ctx: _Context, out: Path, identity: Mapping[str, Any],
     """Checkpoint everything the rest of the run depends on (see ``RLConfig.checkpoint_every``)."""
     import torch
 
-    from zpd.core.state import write_state
     from zpd.lab import checkpoint
 
     tensors = {"rng.sampler": ctx.torch_gen.get_state(), "rng.torch": torch.get_rng_state(),
@@ -883,13 +882,7 @@ def _save_state(ctx: _Context, out: Path, identity: Mapping[str, Any],
         "drift": ctx.drift.state_dict() if ctx.drift is not None else None,
     }
     checkpoint.save(out / STATE_DIR, ctx.step, ctx.model, ctx.optimizer, tensors, meta,
-                    before_latest=lambda d: write_state(d / "curriculum.zpd",
-                                                        *_curriculum_state(ctx)))
-
-
-def _curriculum_state(ctx: _Context) -> tuple[dict[str, Any], dict[str, Any]]:
-    sd = ctx.curriculum.state_dict()
-    return sd["header"], sd["arrays"]
+                    before_latest=lambda d: ctx.curriculum.save(d / "curriculum.zpd"))
 
 
 def _resume(ctx: _Context, out: Path, identity: Mapping[str, Any], monitors: Sequence[Monitor],
