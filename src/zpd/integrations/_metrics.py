@@ -15,6 +15,28 @@ import numpy as np
 from zpd.integrations._ledger import Draw
 
 
+def reward_metrics(curriculum: Any, group_mean: np.ndarray, mixed: np.ndarray,
+                   predicted: np.ndarray) -> dict[str, float]:
+    """Metrics of rewarded groups that need no draw: ``group_mean`` (n,) each group's mean
+    reward, ``mixed`` (n,) whether it had reward variance (informative), ``predicted`` (n,)
+    posterior mean pass rate before the update; plus the curriculum's coverage and quarantine.
+    Groups may differ in size (the caller reduces each to these numbers)."""
+    n = int(group_mean.size)
+    n_items = int(curriculum.num_items)
+    quarantined = np.asarray(curriculum.quarantined(np.arange(n_items, dtype=np.int64)))
+    coverage = curriculum.coverage() if hasattr(curriculum, "coverage") else {}
+    return {
+        **coverage,
+        "curriculum/batch_pass_rate": float(group_mean.mean()) if n else float("nan"),
+        "curriculum/informative_share": float(np.mean(mixed)) if n else float("nan"),
+        "curriculum/predicted_pass_rate": float(predicted.mean()) if n else float("nan"),
+        "curriculum/prediction_abs_error": (
+            float(np.abs(predicted - group_mean).mean()) if n else float("nan")
+        ),
+        "curriculum/quarantined_share": float(quarantined.mean()) if n_items else 0.0,
+    }
+
+
 def batch_metrics(
     curriculum: Any,
     draw: Draw,
@@ -29,22 +51,10 @@ def batch_metrics(
     """
     from zpd.core.advantage import informative
 
-    group_mean = rewards.mean(axis=1)  # (n,)
-    n_items = int(curriculum.num_items)
-    quarantined = np.asarray(curriculum.quarantined(np.arange(n_items, dtype=np.int64)))
-    coverage = curriculum.coverage() if hasattr(curriculum, "coverage") else {}
+    mixed = informative(rewards) if ids.size else np.zeros(0, dtype=bool)  # (n,)
     return {
-        **coverage,
-        "curriculum/batch_pass_rate": float(group_mean.mean()) if ids.size else float("nan"),
-        "curriculum/informative_share": (
-            float(np.mean(informative(rewards))) if ids.size else float("nan")
-        ),
-        "curriculum/predicted_pass_rate": float(predicted.mean()) if ids.size else float("nan"),
-        "curriculum/prediction_abs_error": (
-            float(np.abs(predicted - group_mean).mean()) if ids.size else float("nan")
-        ),
+        **reward_metrics(curriculum, rewards.mean(axis=1), mixed, predicted),
         "curriculum/anchor_share": float(draw.anchors.size / max(draw.ids.size, 1)),
-        "curriculum/quarantined_share": float(quarantined.mean()) if n_items else 0.0,
         "curriculum/staleness": float(draw.staleness),
         "curriculum/dropped_groups": float(draw.ids.size - ids.size),
     }

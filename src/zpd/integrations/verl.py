@@ -29,11 +29,10 @@ fork; verl is imported only when this module is.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -47,42 +46,22 @@ from verl.experimental.dataset.sampler import AbstractCurriculumSampler
 from zpd.integrations._errors import IntegrationError
 from zpd.integrations._ledger import DrawLedger
 from zpd.integrations._persist import load_bundle
+from zpd.integrations._verl_options import CurriculumOptions
 from zpd.integrations.torch import CurriculumSampler
 
 __all__ = ["VerlSamplerConfig", "ZPDCurriculumSampler", "group_scores", "stamp_index"]
 
 
 @dataclass(frozen=True)
-class VerlSamplerConfig:
+class VerlSamplerConfig(CurriculumOptions):
     """Options read from ``data.sampler.zpd`` of verl's config."""
 
-    group_size: int
-    """Rollouts per prompt, ``actor_rollout_ref.rollout.n`` (verl does not pass it to samplers)."""
-    policy: str = "zpd"
-    """Curriculum policy name (``zpd.PolicyName``)."""
-    seed: int = 0
-    """Seed of the curriculum's random draws."""
-    reward_range: tuple[float, float] = (0.0, 1.0)
-    """(low, high) of a sequence score; mapped linearly to [0, 1] for the curriculum."""
+    WHERE: ClassVar[str] = "data.sampler.zpd"
+
     save_dir: str | None = None
     """Folder for a pickle-free bundle (curriculum + ledger) after every update; None: none."""
     init_from: str | None = None
     """Bundle folder to start from (e.g. offline difficulty estimates); None: a fresh curriculum."""
-
-    def __post_init__(self) -> None:
-        if isinstance(self.group_size, bool) or not isinstance(self.group_size, int) \
-                or self.group_size < 1:
-            raise IntegrationError(
-                "data.sampler.zpd.group_size must be a positive int equal to "
-                f"actor_rollout_ref.rollout.n, got {self.group_size!r}"
-            )
-        lo, hi = (float(x) for x in self.reward_range)
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise IntegrationError(
-                f"data.sampler.zpd.reward_range must be [low, high] with low < high, got "
-                f"{self.reward_range}"
-            )
-        object.__setattr__(self, "reward_range", (lo, hi))
 
     @staticmethod
     def from_data_config(data_config: Any) -> VerlSamplerConfig:
@@ -94,27 +73,7 @@ class VerlSamplerConfig:
                 "ZPDCurriculumSampler needs options under data.sampler.zpd; at least "
                 "+data.sampler.zpd.group_size=<actor_rollout_ref.rollout.n>"
             )
-        opts = _to_dict(raw)
-        known = {f for f in VerlSamplerConfig.__dataclass_fields__}
-        unknown = sorted(set(opts) - known)
-        if unknown:
-            raise IntegrationError(
-                f"unknown data.sampler.zpd keys {unknown}; known keys: {sorted(known)}"
-            )
-        if "reward_range" in opts:
-            opts["reward_range"] = tuple(opts["reward_range"])
-        return VerlSamplerConfig(**opts)
-
-
-def _to_dict(node: Any) -> dict[str, Any]:
-    try:
-        from omegaconf import OmegaConf
-
-        if OmegaConf.is_config(node):
-            return dict(OmegaConf.to_container(node, resolve=True))  # type: ignore[arg-type]
-    except ImportError:  # pragma: no cover - verl always ships omegaconf
-        pass
-    return dict(node)
+        return VerlSamplerConfig.parse(raw)
 
 
 def stamp_index(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

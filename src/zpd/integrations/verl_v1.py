@@ -47,7 +47,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -61,6 +61,8 @@ from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from zpd.integrations._errors import IntegrationError
+from zpd.integrations._metrics import reward_metrics
+from zpd.integrations._verl_options import CurriculumOptions
 
 __all__ = ["CurriculumBatchSampler", "V1Options", "ZPDRLHFDataset", "ZPDReplayBuffer",
            "group_rewards"]
@@ -70,50 +72,20 @@ ID_FIELD = "zpd_id"
 
 
 @dataclass(frozen=True)
-class V1Options:
+class V1Options(CurriculumOptions):
     """Options read from ``trainer.v1.sampler.sampler_kwargs.zpd``."""
 
-    group_size: int
-    """Rollouts per prompt, ``actor_rollout_ref.rollout.n``."""
-    policy: str = "zpd"
-    """Curriculum policy name (``zpd.PolicyName``)."""
-    seed: int = 0
-    """Seed of the curriculum's draws."""
-    reward_range: tuple[float, float] = (0.0, 1.0)
-    """(low, high) of a sequence score (``rm_scores`` summed); mapped linearly to [0, 1]."""
-
-    def __post_init__(self) -> None:
-        g = self.group_size
-        if isinstance(g, bool) or not isinstance(g, int) or g < 1:
-            raise IntegrationError(
-                "trainer.v1.sampler.sampler_kwargs.zpd.group_size must be a positive int equal "
-                f"to actor_rollout_ref.rollout.n, got {g!r}")
-        lo, hi = (float(x) for x in self.reward_range)
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise IntegrationError(f"zpd.reward_range must be [low, high] with low < high, got "
-                                   f"{self.reward_range}")
-        object.__setattr__(self, "reward_range", (lo, hi))
+    WHERE: ClassVar[str] = "trainer.v1.sampler.sampler_kwargs.zpd"
 
     @staticmethod
     def from_sampler_kwargs(kwargs: Any) -> V1Options:
         """Parse ``sampler_kwargs.zpd`` (an OmegaConf node or a dict)."""
-        from omegaconf import OmegaConf
-
         raw = (kwargs or {}).get("zpd") if hasattr(kwargs or {}, "get") else None
         if raw is None:
             raise IntegrationError(
                 "ZPDReplayBuffer needs its options under trainer.v1.sampler.sampler_kwargs.zpd; "
                 "at least +trainer.v1.sampler.sampler_kwargs.zpd.group_size=<rollout.n>")
-        opts = dict(OmegaConf.to_container(raw, resolve=True)) if OmegaConf.is_config(raw) \
-            else dict(raw)
-        known = set(V1Options.__dataclass_fields__)
-        unknown = sorted(set(opts) - known)
-        if unknown:
-            raise IntegrationError(f"unknown sampler_kwargs.zpd keys {unknown}; known keys: "
-                                   f"{sorted(known)}")
-        if "reward_range" in opts:
-            opts["reward_range"] = tuple(opts["reward_range"])
-        return V1Options(**opts)
+        return V1Options.parse(raw)
 
 
 class ZPDRLHFDataset(RLHFDataset):
@@ -177,15 +149,8 @@ class CurriculumBatchSampler(Sampler[int]):
                                                           dtype=np.float64))
         self.fed += len(ids)
         means = np.asarray([float(np.mean(r)) for r in rewards])  # (B,)
-        mixed = np.asarray([float(np.max(r) > np.min(r)) for r in rewards])  # (B,)
-        n = self.curriculum.num_items
-        quarantined = np.asarray(self.curriculum.quarantined(np.arange(n, dtype=np.int64)))
-        return {**self.curriculum.coverage(),
-                "curriculum/batch_pass_rate": float(means.mean()),
-                "curriculum/informative_share": float(mixed.mean()),
-                "curriculum/predicted_pass_rate": float(predicted.mean()),
-                "curriculum/prediction_abs_error": float(np.abs(predicted - means).mean()),
-                "curriculum/quarantined_share": float(quarantined.mean()),
+        mixed = np.asarray([max(r) > min(r) for r in rewards])  # (B,) as zpd.informative
+        return {**reward_metrics(self.curriculum, means, mixed, predicted),
                 "curriculum/groups_fed": float(self.fed)}
 
     def state_dict(self) -> dict[str, Any]:

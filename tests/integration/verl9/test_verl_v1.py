@@ -200,5 +200,5 @@ def test_misconfigurations_are_clear_errors(files) -> None:
         _trainer(_config(files, "data.custom_cls.path=null"))
     with pytest.raises(IntegrationError, match="group_size"):
         _trainer(_config(files, "trainer.v1.sampler.sampler_kwargs.zpd.group_size=0"))
-    with pytest.raises(IntegrationError, match="unknown sampler_kwargs.zpd keys"):
+    with pytest.raises(IntegrationError, match="unknown trainer.v1.sampler.sampler_kwargs.zpd keys"):
         _trainer(_config(files, "+trainer.v1.sampler.sampler_kwargs.zpd.bogus=1"))
