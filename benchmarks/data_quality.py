@@ -6,14 +6,18 @@ floor is that >= 90 % of the corrupted rows land in the top 20 % of each ranking
 with a BOS forced in front (what every scorer did before it followed the tokenizer's own
 convention) is printed beside it as the baseline.
 
-**Refinements** (Selective Reflection-Tuning's student-side filter, arXiv 2402.10110). 40
-reversal pairs of 3-5 digits, each given three refinements: *harder prompt* (the same task one
-digit longer, with its right answer: harder for the student, still its distribution), *fixed
-answer* (the original answer had one wrong digit, the refinement is the right one; added after
-the first measurement, see docs/data.md) and *out-of-distribution* (the same request and
-answer in English words, which the lab model never saw). Floors: >= 60 % of the in-reach
-refinements accepted (each kind reported), <= 5 % of the out-of-distribution ones; the
-forced-BOS run is printed beside it.
+**Refinements** (Selective Reflection-Tuning's student-side filter, arXiv 2402.10110). 120
+reversal pairs of 3-5 digits (three seeds of 40, each reported), each given four refinements:
+*harder prompt* (the same task one digit longer, with its right answer: harder for the student,
+still its distribution; judged by IFD, as the paper judges reflected instructions), *fixed answer*
+(the original answer had one wrong digit, the refinement is the right one), *worse answer* (the
+negative control: a right answer refined into one with a wrong digit, which must be rejected) and
+*out-of-distribution* (the same request and answer in English words, which the lab model never
+saw). Refined answers are judged by the response test the filter picks for the lab model
+(``answer-nll``: it was trained on completions only, so its r-IFD is noise); the paper's r-IFD
+forced on it, and a BOS forced in front, are printed beside it. Floors: >= 60 % of the in-reach
+refinements accepted (each kind reported), <= 5 % of the out-of-distribution ones. The settings
+and predictions were written into docs/data.md before the first run.
 
     python benchmarks/data_quality.py
 """
@@ -70,16 +74,24 @@ def refinement_pairs(n: int = 40, seed: int = 1) -> tuple[list[str], ...]:
     return prompts, answers, rp, ra, op, oa, wrong
 
 
-def refinements(base: object, bos: str) -> tuple[float, float, float]:
-    """Share of harder-prompt, fixed-answer and out-of-distribution refinements accepted."""
-    from zpd.data.refinements import RefinementFilter
+KINDS = ("harder prompt", "fixed answer", "worse answer", "English")
 
-    prompts, answers, rp, ra, op, oa, wrong = refinement_pairs()
-    filt = RefinementFilter(load_model(base, device="cpu", bos=bos))
-    harder = filt.filter(prompts, answers, rp, ra)["decision"]
-    fixed = filt.filter(prompts, wrong, [None] * len(prompts), answers)["decision"]
-    far = filt.filter(prompts, answers, op, oa)["decision"]
-    return tuple(float(np.mean([d == "refined" for d in ds])) for ds in (harder, fixed, far))
+
+def refinements(base: object, bos: str, seed: int, response_test: str = "auto"
+                ) -> tuple[dict[str, float], str]:
+    """Share of each kind of refinement accepted, and the response test that judged answers."""
+    from zpd.data.refinements import RefinementConfig, RefinementFilter
+
+    prompts, answers, rp, ra, op, oa, wrong = refinement_pairs(seed=seed)
+    none = [None] * len(prompts)
+    filt = RefinementFilter(load_model(base, device="cpu", bos=bos),
+                            RefinementConfig(response_test=response_test))  # type: ignore[arg-type]
+    runs = {"harder prompt": filt.filter(prompts, answers, rp, ra),
+            "fixed answer": filt.filter(prompts, wrong, none, answers),
+            "worse answer": filt.filter(prompts, answers, none, wrong),
+            "English": filt.filter(prompts, answers, op, oa)}
+    return ({k: float(np.mean([d == "refined" for d in r["decision"]])) for k, r in runs.items()},
+            filt.response_test.value)
 
 
 def main() -> int:
@@ -101,19 +113,29 @@ def main() -> int:
                 ok &= passed
                 print(f"{'PASS' if passed else 'FAIL'}  {name} puts {value:.0%} of the corrupted "
                       "rows in its top 20 % (floor >= 90 %)")
-    print(f"\n{'bos':<8}{'harder prompt':>16}{'fixed answer':>16}{'English':>10}  (accepted)")
-    for bos in ("auto", "always"):
-        harder, fixed, far = refinements(base, bos)
-        print(f"{bos:<8}{harder:>16.2f}{fixed:>16.2f}{far:>10.2f}")
-        if bos == "auto":
-            for name, passed in ((f"refinement filter accepts {harder:.0%} of harder-prompt "
-                                  "refinements (floor >= 60 %)", harder >= 0.6),
-                                 (f"refinement filter accepts {fixed:.0%} of fixed-answer "
-                                  "refinements (floor >= 60 %)", fixed >= 0.6),
-                                 (f"refinement filter accepts {far:.0%} of out-of-distribution "
-                                  "ones (floor <= 5 %)", far <= 0.05)):
-                ok &= passed
-                print(f"{'PASS' if passed else 'FAIL'}  {name}")
+    print(f"\n{'bos':<8}{'answers by':<12}{'seed':>6}" + "".join(f"{k:>15}" for k in KINDS)
+          + "  (share accepted)")
+    seeds = (1, 2, 3)
+    main_runs = []
+    for bos, test in (("auto", "auto"), ("auto", "rifd"), ("always", "auto")):
+        per_seed = [refinements(base, bos, seed, test) for seed in seeds]
+        for seed, (acc, used) in zip(seeds, per_seed):
+            print(f"{bos:<8}{used:<12}{seed:>6}" + "".join(f"{acc[k]:>15.2f}" for k in KINDS))
+        mean = {k: float(np.mean([a[k] for a, _ in per_seed])) for k in KINDS}
+        spread = {k: (min(a[k] for a, _ in per_seed), max(a[k] for a, _ in per_seed))
+                  for k in KINDS}
+        print(f"{bos:<8}{per_seed[0][1]:<12}{'mean':>6}" + "".join(f"{mean[k]:>15.2f}" for k in KINDS))
+        if (bos, test) == ("auto", "auto"):
+            main_runs = [(mean, spread)]
+    mean, spread = main_runs[0]
+    for kind, passed, floor in (("harder prompt", mean["harder prompt"] >= 0.6, ">= 60 %"),
+                                ("fixed answer", mean["fixed answer"] >= 0.6, ">= 60 %"),
+                                ("English", mean["English"] <= 0.05, "<= 5 %")):
+        ok &= passed
+        lo, hi = spread[kind]
+        print(f"{'PASS' if passed else 'FAIL'}  refinement filter accepts {mean[kind]:.0%} of "
+              f"{kind} refinements over 3 seeds (range {lo:.0%}-{hi:.0%}; floor {floor})")
+    print(f"info  the negative control (worse answer) is accepted {mean['worse answer']:.0%}")
     return 0 if ok else 1
 
 

@@ -13,7 +13,13 @@ from datahelpers import write_jsonl
 from zpd.data.errors import DataError
 from zpd.data.io import read_results
 from zpd.data.pipeline import RunConfig
-from zpd.data.refinements import GUARD_STATS, RefinementConfig, decide, filter_refinements
+from zpd.data.refinements import (
+    GUARD_STATS,
+    RefinementConfig,
+    ResponseTest,
+    decide,
+    filter_refinements,
+)
 
 
 def _decide(orig, ref, p_changed, a_changed, **cfg):
@@ -30,6 +36,10 @@ def test_rule_worked_cases() -> None:
     assert _decide((0.8, 0.7), (0.7, 0.6), True, False) == ("original", "prompt_not_harder")
     # refined answer does not help infer the prompt
     assert _decide((0.8, 0.7), (0.8, 0.75), False, True) == ("original", "answer_not_clearer")
+    # a refined prompt with its own new answer is the paper's instruction reflection: IFD alone
+    # decides it, even when the new pair's r-IFD is worse
+    assert _decide((0.8, 0.7), (0.9, 0.8), True, True) == ("refined", "accepted")
+    assert _decide((0.8, 0.7), (0.7, 0.5), True, True) == ("original", "prompt_not_harder")
     # harder, but beyond reach (IFD >= 1): rejected
     assert _decide((0.8, 0.7), (1.2, 0.6), True, True) == ("original", "refined_ifd_too_high")
     # rejected and the original is out of reach too: dropped, both reasons given
@@ -64,6 +74,8 @@ def test_filter_file_writes_kept_rows_decisions_and_report(tiny_model: Path,
                                 device="cpu", run=RunConfig(batch_rows=5, progress=False))
     decisions = list(read_results(tmp_path / "kept.jsonl.decisions.jsonl"))
     assert [d["row"] for d in decisions] == list(range(16))
+    # a plain Hugging Face student: the paper's r-IFD judges refined answers
+    assert {d["response_test"] for d in decisions} == {"rifd"}
     cfg = RefinementConfig(max_ifd=2.0, max_rifd=2.0)
     for d, row in zip(decisions, rows):  # each logged decision follows from its logged stats
         changed_p, changed_a = "refined_prompt" in row, "refined_answer" in row
@@ -71,7 +83,7 @@ def test_filter_file_writes_kept_rows_decisions_and_report(tiny_model: Path,
                      for k in GUARD_STATS}  # a one-token text has no unconditional NLL: null
                  for w in ("original", "refined")}
         got, why = decide(stats["original"], stats["refined"], np.array([changed_p]),
-                          np.array([changed_a]), cfg)
+                          np.array([changed_a]), cfg, ResponseTest(d["response_test"]))
         assert (d["decision"], d["reason"]) == (got[0], why[0])
     kept = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(kept) == report["kept"] == sum(d["decision"] != "dropped" for d in decisions)
@@ -112,3 +124,52 @@ def test_english_pairs_under_a_digit_student_are_rejected(tiny_model: Path) -> N
     assert res["decision"] != ["refined"]
     assert res["unknown_share_refined"][0] > 0.5 and res["unknown_share_original"][0] == 0
     assert "prompt_not_harder" in res["reason"][0] or "unknown_tokens" in res["reason"][0]
+
+
+def _stats(ifd, rifd, nll):
+    return {"ifd": np.array(ifd), "rifd": np.array(rifd),
+            "nll_answer_given_prompt": np.array(nll)}
+
+
+def test_answer_nll_response_test_judges_refined_answers_by_their_feasibility() -> None:
+    # r-IFD above 1 everywhere, as a completion-only student gives it: the paper's test and its
+    # reach bound would reject all; answer-nll keeps the answer the student finds more likely
+    o = _stats([0.1, 0.1, 0.1], [1.3, 1.3, 1.3], [0.8, 0.1, 0.1])
+    r = _stats([0.05, 0.3, 0.2], [1.2, 1.4, 1.3], [0.1, 0.8, 0.3])
+    p_changed, a_changed = np.array([False, False, True]), np.array([True, True, True])
+    cfg = RefinementConfig()
+    d, why = decide(o, r, p_changed, a_changed, cfg, ResponseTest.ANSWER_NLL)
+    assert d == ["refined", "original", "refined"]
+    assert why[1] == "answer_not_more_feasible"
+    d, why = decide(o, r, p_changed, a_changed, cfg, ResponseTest.RIFD)
+    assert d == ["dropped", "dropped", "dropped"]
+    assert why[0] == "refined_rifd_too_high;original_rifd_too_high"
+    # the drop margin applies to the NLL test too
+    d, _ = decide(o, r, p_changed, a_changed, RefinementConfig(min_rifd_drop=1.0),
+                  ResponseTest.ANSWER_NLL)
+    assert d[0] == "original"
+    with pytest.raises(DataError, match="resolved"):
+        decide(o, r, p_changed, a_changed, cfg, ResponseTest.AUTO)
+    with pytest.raises(DataError, match="response_test"):
+        RefinementConfig(response_test="nll")  # type: ignore[arg-type]
+
+
+def test_auto_response_test_follows_what_is_known_of_the_student(tiny_model: Path) -> None:
+    from zpd.cli.filter import RESPONSE_TESTS
+    from zpd.data.model_io import load_model
+    from zpd.data.refinements import RefinementFilter
+    from zpd.lab.experiments import demo_config
+    from zpd.lab.pretrain import SHIPPED
+
+    assert RESPONSE_TESTS == tuple(m.value for m in ResponseTest)
+    assert RESPONSE_TESTS[0] == RefinementConfig().response_test.value
+    lab = SHIPPED / demo_config().pretrain.fingerprint() / "final"
+    assert RefinementFilter(load_model(lab, device="cpu")).response_test is \
+        ResponseTest.ANSWER_NLL  # a zpd lab checkpoint: trained on completions only
+    assert RefinementFilter(load_model(tiny_model, device="cpu")).response_test is \
+        ResponseTest.RIFD
+    forced = RefinementFilter(load_model(lab, device="cpu"),
+                              RefinementConfig(response_test=ResponseTest.RIFD))
+    assert forced.response_test is ResponseTest.RIFD
+    assert RefinementFilter(load_model(tiny_model, device="cpu"),
+                            completion_only=True).response_test is ResponseTest.ANSWER_NLL

@@ -18,6 +18,10 @@ from zpd.data.cliargs import (
     warn_completion_only,
 )
 
+RESPONSE_TESTS = ("auto", "rifd", "answer-nll")
+"""``zpd.data.refinements.ResponseTest``'s values, default first (kept here so that ``--help``
+does not import torch; a test holds them equal)."""
+
 EPILOG = """\
 examples:
   zpd filter refinements pairs.jsonl --model ./student --out kept.jsonl
@@ -41,6 +45,7 @@ def _run(args: argparse.Namespace) -> Any:
     cfg = RefinementConfig(max_ifd=args.max_ifd, max_rifd=args.max_rifd,
                            min_ifd_gain=args.min_ifd_gain, min_rifd_drop=args.min_rifd_drop,
                            keep_original=not args.drop_original,
+                           response_test=args.response_test,
                            distance=DistanceConfig(reverse_template=args.reverse_template))
     fields = RefinementFields(prompt=args.prompt_field, answer=args.answer_field,
                               refined_prompt=args.refined_prompt_field,
@@ -80,6 +85,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="a refined prompt must raise IFD by more than this")
     t.add_argument("--min-rifd-drop", type=float, default=0.0,
                    help="a refined answer must lower r-IFD by more than this")
+    t.add_argument("--response-test", choices=RESPONSE_TESTS, default=RESPONSE_TESTS[0],
+                   help="how a refined answer alone is judged: rifd (the paper: r-IFD drops), "
+                        "answer-nll (zpd: NLL(answer | prompt) drops; for students trained on "
+                        "completions only, whose r-IFD means nothing) or auto (answer-nll for a "
+                        "zpd lab checkpoint, else rifd)")
     t.add_argument("--drop-original", action="store_true",
                    help="drop rows whose refinement is rejected (default: keep the original)")
     t.add_argument("--reverse-template", default="{answer}",

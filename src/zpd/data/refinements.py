@@ -3,12 +3,22 @@
 What it is: the student-side selection rule of Selective Reflection-Tuning (Li et al., arXiv
 2402.10110), computed from the student's own statistics (``distance``: IFD and reversed IFD):
 
-* a refined **prompt** is an improvement when it makes the pair *more* challenging for the student,
-  IFD(refined) > IFD(original) (+ ``min_ifd_gain``);
-* a refined **answer** is an improvement when it lets the student infer the prompt *more easily*,
-  r-IFD(refined) < r-IFD(original) (- ``min_rifd_drop``);
+* a refined **prompt** (the paper's instruction reflection, which may bring its own new answer) is an
+  improvement when it makes the pair *more* challenging for the student, IFD(refined) >
+  IFD(original) (+ ``min_ifd_gain``); IFD alone decides it, as in the paper;
+* a refined **answer** alone (response reflection) is an improvement when it lets the student infer
+  the prompt *more easily*, r-IFD(refined) < r-IFD(original) (- ``min_rifd_drop``);
 * whatever pair is kept must be within reach: IFD < ``max_ifd`` and r-IFD < ``max_rifd`` (both 1 in
   the paper: the prompt must help predict the answer, and the answer must help infer the prompt).
+
+The authors' README: "We utilize the IFD score to select reflected instructions and utilize the
+r-IFD score to select reflected responses."
+
+r-IFD needs a student that learned to predict prompts. One trained with loss on completions only
+(the lab's checkpoints) never did, and its r-IFD is noise. For such a student the response test
+is zpd's ``answer-nll`` (:class:`ResponseTest`): the refined answer must be *more feasible* for the
+student given the prompt, NLL(y' | x) < NLL(y | x) (- ``min_rifd_drop``), and the r-IFD bound is
+not read. ``auto`` picks it only for a student known to be completion-only.
 
 Two guards zpd adds, because IFD and r-IFD are *ratios* and a student can "predict" text it
 cannot read from a copy of it in the context (English pairs under the lab's digit model had
@@ -28,6 +38,7 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +54,23 @@ from zpd.data.io import (
     clean_float,
     dumps,
     iter_items,
+    parse_enum,
     read_results,
 )
 from zpd.data.pipeline import RunConfig, run_file
 from zpd.data.ray_backend import RayConfig, executor_for
+
+
+class ResponseTest(str, Enum):
+    """How a refined answer (prompt unchanged) is judged better than the original."""
+
+    AUTO = "auto"
+    """r-IFD, except answer-nll for a student known to be trained on completions only."""
+    RIFD = "rifd"
+    """The paper's: r-IFD(refined) < r-IFD(original), and r-IFD < ``max_rifd`` to be kept."""
+    ANSWER_NLL = "answer-nll"
+    """zpd's, for completion-only students: NLL(refined answer | prompt) < NLL(original | prompt);
+    r-IFD is not read."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,8 @@ class RefinementConfig:
     max_answer_nll: float | None = None
     """A kept pair's answer NLL given the prompt, nats per token, must be below this; None: the
     log of the student's vocabulary size (worse than a uniform guess = out of reach)."""
+    response_test: ResponseTest = ResponseTest.AUTO
+    """How a refined answer alone is judged (see :class:`ResponseTest`)."""
     distance: DistanceConfig = field(default_factory=DistanceConfig)
     """How IFD and r-IFD are computed (reverse must stay on)."""
 
@@ -85,35 +111,51 @@ class RefinementConfig:
             raise DataError(f"max_unknown_share must be in [0, 1]; got {self.max_unknown_share}")
         if self.max_answer_nll is not None and not self.max_answer_nll > 0:
             raise DataError(f"max_answer_nll must be > 0 or None; got {self.max_answer_nll}")
+        object.__setattr__(self, "response_test",
+                           parse_enum(ResponseTest, self.response_test, "response_test"))
 
 
 def decide(orig: dict[str, np.ndarray], ref: dict[str, np.ndarray], prompt_changed: np.ndarray,
-           answer_changed: np.ndarray, config: RefinementConfig) -> tuple[list[str], list[str]]:
-    """Apply the rule to arrays (N,) of IFD / r-IFD; returns (decision, reason) per row."""
+           answer_changed: np.ndarray, config: RefinementConfig,
+           response_test: ResponseTest = ResponseTest.RIFD) -> tuple[list[str], list[str]]:
+    """Apply the rule to arrays (N,) of the pairs' statistics; returns (decision, reason) per row.
+
+    ``response_test`` must be resolved (``rifd`` or ``answer-nll``): :class:`RefinementFilter`
+    resolves ``auto`` from what it knows of the student."""
+    if response_test is ResponseTest.AUTO:
+        raise DataError("decide() needs a resolved response test: rifd or answer-nll")
+    by_nll = response_test is ResponseTest.ANSWER_NLL
     decisions, reasons = [], []
     for i in range(len(prompt_changed)):
         why = []
-        if prompt_changed[i] and not ref["ifd"][i] > orig["ifd"][i] + config.min_ifd_gain:
-            why.append("prompt_not_harder")  # refined prompt does not raise IFD
-        if answer_changed[i] and not ref["rifd"][i] < orig["rifd"][i] - config.min_rifd_drop:
-            why.append("answer_not_clearer")  # refined answer does not lower r-IFD
-        if not (prompt_changed[i] or answer_changed[i]):
+        if prompt_changed[i]:  # instruction reflection: IFD alone decides (arXiv 2402.10110)
+            if not ref["ifd"][i] > orig["ifd"][i] + config.min_ifd_gain:
+                why.append("prompt_not_harder")
+        elif answer_changed[i]:  # response reflection
+            if by_nll:
+                if not (ref["nll_answer_given_prompt"][i]
+                        < orig["nll_answer_given_prompt"][i] - config.min_rifd_drop):
+                    why.append("answer_not_more_feasible")
+            elif not ref["rifd"][i] < orig["rifd"][i] - config.min_rifd_drop:
+                why.append("answer_not_clearer")
+        else:
             why.append("no_refinement")
         if not why:
-            out = _reach(ref, i, config, "refined")
+            out = _reach(ref, i, config, "refined", by_nll)
             if out is None:
                 decisions.append("refined")
                 reasons.append("accepted")
                 continue
             why.append(out)
-        fallback = _reach(orig, i, config, "original") if config.keep_original else "not_kept"
+        fallback = (_reach(orig, i, config, "original", by_nll) if config.keep_original
+                    else "not_kept")
         decisions.append("original" if fallback is None else "dropped")
         reasons.append(";".join(why + ([fallback] if fallback else [])))
     return decisions, reasons
 
 
-def _reach(stats: dict[str, np.ndarray], i: int, config: RefinementConfig, which: str
-           ) -> str | None:
+def _reach(stats: dict[str, np.ndarray], i: int, config: RefinementConfig, which: str,
+           skip_rifd: bool = False) -> str | None:
     """None if the pair is within reach, else the reason (NaN counts as out of reach)."""
     if "unknown_share" in stats and not stats["unknown_share"][i] <= config.max_unknown_share:
         return f"{which}_unknown_tokens"
@@ -122,7 +164,7 @@ def _reach(stats: dict[str, np.ndarray], i: int, config: RefinementConfig, which
         return f"{which}_answer_worse_than_chance"
     if not stats["ifd"][i] < config.max_ifd:
         return f"{which}_ifd_too_high"
-    if not stats["rifd"][i] < config.max_rifd:
+    if not skip_rifd and not stats["rifd"][i] < config.max_rifd:
         return f"{which}_rifd_too_high"
     return None
 
@@ -135,9 +177,22 @@ GUARD_STATS: tuple[str, ...] = ("ifd", "rifd", "nll_answer_given_prompt", "unkno
 class RefinementFilter:
     """Scores original and refined pairs under the student and applies :func:`decide`."""
 
-    def __init__(self, student: Any, config: RefinementConfig | None = None):
+    def __init__(self, student: Any, config: RefinementConfig | None = None, *,
+                 completion_only: bool | None = None):
+        """``completion_only``: whether the student was trained with loss on completions only
+        (None: known for zpd lab checkpoints, else assumed not); it resolves ``auto``."""
         self.config = config or RefinementConfig()
         self.scorer = DistanceScorer(student, self.config.distance)
+        if completion_only is None:
+            from zpd.data.model_io import completion_only_note
+
+            path = getattr(self.scorer.lm, "path", None)
+            completion_only = bool(path) and completion_only_note(path) is not None
+        test = self.config.response_test
+        if test is ResponseTest.AUTO:
+            test = ResponseTest.ANSWER_NLL if completion_only else ResponseTest.RIFD
+        self.response_test: ResponseTest = test
+        """The resolved response test (rifd or answer-nll)."""
 
     def filter(self, prompts: Sequence[str], answers: Sequence[str],
                refined_prompts: Sequence[str | None], refined_answers: Sequence[str | None]
@@ -149,9 +204,10 @@ class RefinementFilter:
         ref = self._guarded(rp, ra)
         p_changed = np.array([a != b for a, b in zip(rp, prompts)], dtype=bool)
         a_changed = np.array([a != b for a, b in zip(ra, answers)], dtype=bool)
-        decisions, reasons = decide(orig, ref, p_changed, a_changed, self.config)
+        decisions, reasons = decide(orig, ref, p_changed, a_changed, self.config,
+                                    self.response_test)
         out: dict[str, Any] = {"decision": decisions, "reason": reasons, "prompt": rp,
-                               "answer": ra}
+                               "answer": ra, "response_test": self.response_test.value}
         for key in GUARD_STATS:
             for which, stats in (("original", orig), ("refined", ref)):
                 if key in stats:
@@ -190,7 +246,8 @@ class _RefinementBatch:
                                [it.text.get("refined_answer") for it in items])
         out = []
         for j in range(len(items)):
-            rec: dict[str, Any] = {"decision": res["decision"][j], "reason": res["reason"][j]}
+            rec: dict[str, Any] = {"decision": res["decision"][j], "reason": res["reason"][j],
+                                   "response_test": res["response_test"]}
             for key in GUARD_STATS:
                 for which in ("original", "refined"):
                     if f"{key}_{which}" in res:
