@@ -6,6 +6,12 @@ floor is that >= 90 % of the corrupted rows land in the top 20 % of each ranking
 with a BOS forced in front (what every scorer did before it followed the tokenizer's own
 convention) is printed beside it as the baseline.
 
+**Forgetting** (Toneva et al., arXiv 1812.05159) needs a run that trained on the scored rows:
+the shipped base is fine-tuned on the same pool (corrupted answers included; the lab's
+completion-only loss, AdamW at a constant 1e-4, batch 30, 6 shuffled epochs, a checkpoint after
+each), over pool seeds 0-2, and ``ForgettingScorer`` ranks the rows over the 6 checkpoints
+(floor: >= 90 % of the corrupted rows in the top 20 %; a forced BOS beside it).
+
 **Refinements** (Selective Reflection-Tuning's student-side filter, arXiv 2402.10110). 120
 reversal pairs of 3-5 digits (three seeds of 40, each reported), each given four refinements:
 *harder prompt* (the same task one digit longer, with its right answer: harder for the student,
@@ -25,6 +31,7 @@ and predictions were written into docs/data.md before the first run.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -74,6 +81,68 @@ def refinement_pairs(n: int = 40, seed: int = 1) -> tuple[list[str], ...]:
     return prompts, answers, rp, ra, op, oa, wrong
 
 
+def finetune_checkpoints(base: object, prompts: list[str], answers: list[str], out: Path,
+                         seed: int, epochs: int = 6, batch: int = 30, lr: float = 1e-4
+                         ) -> list[Path]:
+    """Fine-tune the lab base on (prompt, answer) rows with its completion-only loss; one Hugging
+    Face checkpoint directory per epoch."""
+    import torch
+
+    from zpd.lab.model import load_pretrained, save_pretrained
+
+    torch.manual_seed(seed)
+    model, tok = load_pretrained(base)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    seqs = [(tok.encode(p) + tok.encode(a), len(tok.encode(p))) for p, a in zip(prompts, answers)]
+    rng = np.random.default_rng(seed)
+    dirs = []
+    for epoch in range(epochs):
+        order = rng.permutation(len(seqs))
+        for start in range(0, len(order), batch):
+            chunk = [seqs[i] for i in order[start:start + batch]]
+            width = max(len(x) for x, _ in chunk) - 1
+            idx = torch.full((len(chunk), width), tok.pad_id, dtype=torch.long)  # (B, L)
+            tgt = torch.full((len(chunk), width), -1, dtype=torch.long)  # (B, L)
+            for r, (x, n_prompt) in enumerate(chunk):
+                t = torch.tensor(x, dtype=torch.long)
+                idx[r, : len(x) - 1] = t[:-1]
+                tgt[r, n_prompt - 1 : len(x) - 1] = t[n_prompt:]
+            _, loss = model(idx, tgt)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        dirs.append(save_pretrained(model, tok, out / f"epoch{epoch + 1}"))
+    return dirs
+
+
+def forgetting(base: object) -> bool:
+    """Forgetting over fine-tuning checkpoints, 3 pool seeds; prints a table, returns the floor."""
+    import tempfile
+
+    from zpd.data.selection import ForgettingScorer
+
+    print(f"\n{'seed':<6}{'bos':<8}{'forgetting finds':>18}{'corrupted memorised':>21}")
+    finds = []
+    for seed in (0, 1, 2):
+        prompts, answers, bad = pool(seed=seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            dirs = finetune_checkpoints(base, prompts, answers, Path(tmp), seed)
+            for bos in ("auto", "always"):
+                scorer = ForgettingScorer([load_model(d, device="cpu", bos=bos) for d in dirs])
+                learned = scorer.learned(prompts, answers)  # (N, 6)
+                score = scorer.score(prompts, answers)
+                f = found(score, bad)
+                if bos == "auto":
+                    finds.append(f)
+                print(f"{seed:<6}{bos:<8}{f:>18.2f}{float(learned[bad, -1].mean()):>21.2f}")
+    mean = float(np.mean(finds))
+    passed = mean >= 0.9 and min(finds) >= 0.9
+    print(f"{'PASS' if passed else 'FAIL'}  forgetting puts {mean:.0%} of the corrupted rows in its "
+          f"top 20 % over 3 seeds (range {min(finds):.0%}-{max(finds):.0%}; floor >= 90 %)")
+    return passed
+
+
 KINDS = ("harder prompt", "fixed answer", "worse answer", "English")
 
 
@@ -113,6 +182,7 @@ def main() -> int:
                 ok &= passed
                 print(f"{'PASS' if passed else 'FAIL'}  {name} puts {value:.0%} of the corrupted "
                       "rows in its top 20 % (floor >= 90 %)")
+    ok &= forgetting(base)
     print(f"\n{'bos':<8}{'answers by':<12}{'seed':>6}" + "".join(f"{k:>15}" for k in KINDS)
           + "  (share accepted)")
     seeds = (1, 2, 3)
