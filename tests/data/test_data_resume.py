@@ -111,3 +111,57 @@ def test_a_bom_at_the_start_of_the_input_is_tolerated(tmp_path: Path) -> None:
     run_file(bom, SPEC, tmp_path / "b.jsonl", LengthTask(), RUN)
     strip = [{k: v for k, v in r.items()} for r in _lines(tmp_path / "a.jsonl")]
     assert _lines(tmp_path / "b.jsonl") == strip
+
+
+def _with_bad_rows(tmp: Path) -> Path:
+    rows: list[dict[str, Any]] = addition_rows(23)
+    for r in (0, 6, 7, 15, 22):  # first, adjacent, last: malformed rows in awkward places
+        del rows[r]["answer"]
+    return write_jsonl(tmp / "bad.jsonl", rows)
+
+
+SKIP = RunConfig(batch_rows=4, progress=False, on_error="skip")
+
+
+def test_skipped_rows_live_in_their_own_file_and_a_plain_reader_sees_results_only(
+        tmp_path: Path) -> None:
+    import pandas as pd
+
+    from zpd.data.io import read_results, skipped_path
+
+    data = _with_bad_rows(tmp_path)
+    out = tmp_path / "r.jsonl"
+    summary = run_file(data, SPEC, out, LengthTask(), SKIP)
+    assert (summary.scored, summary.skipped) == (18, {"missing_field": 5})
+    frame = pd.read_json(out, lines=True)
+    assert len(frame) == 18 and "skipped" not in frame.columns
+    assert frame["score"].notna().all() and 6 not in set(frame["row"])
+    marks = _lines(skipped_path(out))
+    assert [m["row"] for m in marks] == [0, 6, 7, 15, 22]
+    assert {m["skipped"] for m in marks} == {"missing_field"}
+    assert [r["row"] for r in read_results(out, include_skipped=True)] == list(range(23))
+    assert [r["row"] for r in read_results(out)] == [r for r in range(23)
+                                                     if r not in (0, 6, 7, 15, 22)]
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut_results=st.floats(0.0, 1.0), cut_skipped=st.floats(0.0, 1.0))
+def test_a_kill_in_either_file_then_resume_equals_a_clean_run(
+        cut_results: float, cut_skipped: float, tmp_path_factory) -> None:
+    from zpd.data.io import skipped_path
+
+    tmp = tmp_path_factory.mktemp("skipkill")
+    data = _with_bad_rows(tmp)
+    run_file(data, SPEC, tmp / "clean.jsonl", LengthTask(), SKIP)
+    out = tmp / "r.jsonl"
+    run_file(data, SPEC, out, LengthTask(), SKIP)
+    for f, cut in ((out, cut_results), (skipped_path(out), cut_skipped)):
+        blob = f.read_bytes()
+        f.write_bytes(blob[: int(cut * len(blob))])
+    meta = json.loads(meta_path(out).read_text())
+    meta_path(out).write_text(json.dumps({**meta, "complete": False}))
+    summary = run_file(data, SPEC, out, LengthTask(), SKIP)
+    assert _lines(out) == _lines(tmp / "clean.jsonl")
+    assert _lines(skipped_path(out)) == _lines(skipped_path(tmp / "clean.jsonl"))
+    assert (summary.scored, summary.skipped) == (18, {"missing_field": 5})

@@ -38,7 +38,7 @@ def add_run(parser: argparse.ArgumentParser, *, batch_rows: int | None = 256,
     g = parser.add_argument_group("run")
     g.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                    help="a malformed row stops the run before any model work (raise, default) "
-                        "or is skipped and counted (skip)")
+                        "or is skipped, counted and logged in OUT.skipped.jsonl (skip)")
     g.add_argument("--overwrite", action="store_true",
                    help="start over (default: resume an interrupted run with the same settings)")
     g.add_argument("--batch-rows", type=int, default=batch_rows,

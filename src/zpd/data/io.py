@@ -14,6 +14,7 @@ records), i.e. the index a trainer's dataset would give it; JSONL errors also na
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import os
@@ -359,20 +360,47 @@ def meta_path(path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + ".meta.json")
 
 
+def skipped_path(path: str | os.PathLike[str]) -> Path:
+    """Where a result log keeps its skipped-row records (``OUT.skipped.jsonl``), apart from the
+    results, so that a plain reader of ``OUT`` sees results only."""
+    p = Path(path)
+    return p.with_name(p.name + ".skipped.jsonl")
+
+
+def _whole_records(path: Path) -> Iterator[tuple[int | None, int]]:
+    """(row, byte length) of each whole line of a log; row None for a torn or unreadable line
+    (reading stops there)."""
+    if not path.exists():
+        return
+    with open(path, "rb") as fh:
+        for line in fh:
+            row: int | None = None
+            if line.endswith(b"\n"):
+                try:
+                    row = int(json.loads(line)["row"])
+                except (ValueError, KeyError, TypeError):
+                    row = None
+            yield row, len(line)
+            if row is None:
+                return
+
+
 class ResultLog:
     """Append-only JSONL results with a resume index (records must arrive in row order).
 
-    Each record carries ``row``; a skipped malformed row is logged as ``{"row": r, "skipped": why}``
-    so that a resumed run neither redoes nor forgets it. Appends are flushed and fsynced per batch;
-    a torn last line left by a crash is cut on the next open. (Appending, not rewriting the whole
-    file per batch, keeps a 100k-row run linear; the sidecar ``.meta.json`` is written atomically.)
-    A second run with the same ``settings`` resumes at :attr:`next_row`; different settings raise
-    :class:`ResumeError` unless ``overwrite=True``.
+    Each record carries ``row``. A skipped malformed row is logged as ``{"row": r, "skipped":
+    why}`` in a file of its own, ``OUT.skipped.jsonl`` (:func:`skipped_path`), so that ``OUT``
+    holds results only and a resumed run neither redoes nor forgets the skipped row. Appends
+    are flushed and fsynced per batch; a torn last line left by a crash is cut on the next open.
+    (Appending, not rewriting the whole file per batch, keeps a 100k-row run linear; the sidecar
+    ``.meta.json`` is written atomically.) A second run with the same ``settings`` resumes at
+    :attr:`next_row`; different settings raise :class:`ResumeError` unless ``overwrite=True``.
     """
 
     def __init__(self, path: str | os.PathLike[str], settings: Mapping[str, Any], *,
                  overwrite: bool = False):
         self.path = Path(path)
+        self.skipped_path = skipped_path(self.path)
         self.settings = json.loads(json.dumps(dict(settings)))  # normalise (tuples -> lists)
         self.next_row = 0
         self.done = 0
@@ -386,7 +414,9 @@ class ResultLog:
             atomic_write_json(mpath, {"zpd_result_log": 1, "settings": self.settings,
                                       "complete": False})
             atomic_write_bytes(self.path, b"")
+            atomic_write_bytes(self.skipped_path, b"")
         self._fh = open(self.path, "ab")
+        self._skip_fh = open(self.skipped_path, "ab")
 
     def _check_settings(self, mpath: Path) -> None:
         if not mpath.exists():
@@ -408,29 +438,29 @@ class ResultLog:
                               "output or pass overwrite=True / --overwrite")
 
     def _recover(self) -> None:
-        """Keep the longest prefix of whole records whose rows are exactly 0, 1, 2, ...: a torn
-        tail, a gap, a duplicate or an out-of-order row ends it, and everything after is cut
-        (and scored again), so a resumed log equals a clean run's."""
-        if not self.path.exists():
-            atomic_write_bytes(self.path, b"")
-            return
-        good_end = 0
-        with open(self.path, "rb") as fh:
-            for line in fh:
-                if not line.endswith(b"\n"):
-                    break
-                try:
-                    rec = json.loads(line)
-                    row = int(rec["row"])
-                except (ValueError, KeyError, TypeError):
-                    break
-                if row != self.next_row:
-                    break  # a gap or a repeat: rescore from here
-                good_end += len(line)
-                self.next_row += 1
-                self.done += 1
-        if good_end != self.path.stat().st_size:
-            os.truncate(self.path, good_end)  # a torn tail, or rows after a gap
+        """Keep the longest prefix of whole records (results and skipped marks together) whose
+        rows are exactly 0, 1, 2, ...: a torn tail, a gap, a duplicate or an out-of-order row ends
+        it, and everything after is cut from both files (and scored again), so a resumed log
+        equals a clean run's."""
+        files = (self.path, self.skipped_path)
+        for f in files:
+            if not f.exists():
+                atomic_write_bytes(f, b"")
+        streams = [_whole_records(f) for f in files]
+        heads = [next(st, None) for st in streams]
+        ends = [0, 0]
+        while True:
+            match = [k for k, h in enumerate(heads) if h is not None and h[0] == self.next_row]
+            if len(match) != 1:
+                break  # the next row is missing, torn, or in both files: rescore from here
+            k = match[0]
+            ends[k] += heads[k][1]  # type: ignore[index]
+            heads[k] = next(streams[k], None)
+            self.next_row += 1
+            self.done += 1
+        for f, end in zip(files, ends):
+            if end != f.stat().st_size:
+                os.truncate(f, end)  # a torn tail, or rows after a gap
 
     def append(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Append records (in row order) and make them durable before returning."""
@@ -440,11 +470,13 @@ class ResultLog:
         if rows[0] < self.next_row or any(b <= a for a, b in zip(rows, rows[1:])):
             raise DataError(f"records must arrive in increasing row order after row "
                             f"{self.next_row - 1}; got rows {rows[:5]}...")
-        data = "".join(json.dumps(r, allow_nan=False, default=_json_default) + "\n"
-                       for r in records)
-        self._fh.write(data.encode("utf-8"))
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        for fh, part in ((self._skip_fh, [r for r in records if "skipped" in r]),
+                         (self._fh, [r for r in records if "skipped" not in r])):
+            if part:
+                fh.write("".join(json.dumps(r, allow_nan=False, default=_json_default) + "\n"
+                                 for r in part).encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
         self.next_row = rows[-1] + 1
         self.done += len(records)
 
@@ -459,9 +491,10 @@ class ResultLog:
                                                  "complete": True, "summary": dict(summary)})
 
     def close(self) -> None:
-        """Close the file handle (idempotent)."""
-        if not self._fh.closed:
-            self._fh.close()
+        """Close the file handles (idempotent)."""
+        for fh in (self._fh, self._skip_fh):
+            if not fh.closed:
+                fh.close()
 
     def __enter__(self) -> ResultLog:
         return self
@@ -483,10 +516,22 @@ def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
 
 def read_results(path: str | os.PathLike[str], *, include_skipped: bool = False
                  ) -> Iterator[dict[str, Any]]:
-    """Stream the records of a result log (skipped-row markers left out unless asked for)."""
+    """Stream the records of a result log; with ``include_skipped`` the skipped-row marks of
+    ``OUT.skipped.jsonl`` are merged in, in row order."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"result file {str(p)!r} does not exist; run the scoring command first")
+    results = _read_log(p)
+    if not include_skipped:  # a log written before skipped marks had a file of their own
+        results = (rec for rec in results if "skipped" not in rec)
+    sp = skipped_path(p)
+    if not include_skipped or not sp.exists():
+        yield from results
+        return
+    yield from heapq.merge(results, _read_log(sp), key=lambda rec: int(rec.get("row", -1)))
+
+
+def _read_log(p: Path) -> Iterator[dict[str, Any]]:
     for line_no, line in text_lines(p):
         if not line.strip():
             continue
@@ -498,5 +543,4 @@ def read_results(path: str | os.PathLike[str], *, include_skipped: bool = False
         if not isinstance(rec, dict):
             raise DataError(f"{p}: line {line_no} is a JSON {type(rec).__name__}, not a "
                             "result record; is this a zpd result file?")
-        if include_skipped or "skipped" not in rec:
-            yield rec
+        yield rec
