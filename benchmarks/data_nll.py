@@ -2,7 +2,8 @@
 
 Throughput: :class:`zpd.data.distance.DistanceScorer` (length-sorted, token-budgeted batches) vs
 the same scorer forced to one item per forward pass (the unbatched baseline), on lab prompts and
-answers, in the same run. Tokens/s counts the non-pad tokens fed to the model (two forward passes
+answers, in the same run: the median of 5 interleaved rounds (one pass of each per round), with
+the range, since one pass on a shared machine swings by +-20 %. Tokens/s counts the non-pad tokens fed to the model (two forward passes
 per item: prompt+answer and answer+prompt, for IFD and reversed IFD).
 Memory: the whole file pipeline (``score_distance``: validate, stream, score, append) on N1 and
 N2 items, each in a fresh subprocess; peak RSS must not grow with the dataset.
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,7 @@ import time
 from pathlib import Path
 
 FLOOR_TOKENS_PER_S = 50_000  # issue 13's floor on the lab's default model
+ROUNDS = 5  # throughput is the median of this many interleaved rounds (min and max printed)
 RSS_SLACK = 1.10  # flat = the larger run's peak RSS within 10% (+ 32 MiB) of the smaller's
 
 
@@ -49,21 +52,27 @@ def lab_pairs(n: int) -> tuple[list[str], list[str]]:
     return prompts, answers
 
 
-def throughput(model: Path, n: int, n_base: int) -> tuple[float, float]:
+def throughput(model: Path, n: int, n_base: int, rounds: int = ROUNDS
+               ) -> tuple[list[float], list[float]]:
+    """tokens/s of the batched scorer and of the unbatched baseline, ``rounds`` interleaved
+    rounds each (one round = one pass of each, back to back), so both see the same machine."""
     from zpd.data.distance import DistanceConfig, DistanceScorer
     from zpd.data.model_io import load_model
 
     lm = load_model(model, device="cpu")
     prompts, answers = lab_pairs(n)
-    rates = []
-    for cfg, k in ((DistanceConfig(), n), (DistanceConfig(batch_tokens=1), n_base)):
-        scorer = DistanceScorer(lm, cfg)
+    scorers = [(DistanceScorer(lm, DistanceConfig()), n),
+               (DistanceScorer(lm, DistanceConfig(batch_tokens=1)), n_base)]
+    for scorer, _ in scorers:
         scorer.score(prompts[:64], answers[:64])  # warm-up
-        scorer.tokens_fed_ = 0
-        t0 = time.perf_counter()
-        scorer.score(prompts[:k], answers[:k])
-        rates.append(scorer.tokens_fed_ / (time.perf_counter() - t0))
-    return rates[0], rates[1]
+    rates: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for (scorer, k), out in zip(scorers, rates):
+            scorer.tokens_fed_ = 0
+            t0 = time.perf_counter()
+            scorer.score(prompts[:k], answers[:k])
+            out.append(scorer.tokens_fed_ / (time.perf_counter() - t0))
+    return rates
 
 
 def bf16_info(model: Path, n: int) -> tuple[float, float]:
@@ -124,9 +133,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         model = lab_model(tmp / "small")
-        fast, base = throughput(model, n, n_base)
-        print(f"tokens/s batched {fast:,.0f} | unbatched baseline {base:,.0f} | "
-              f"ratio {fast / base:.1f}x  ({n} / {n_base} lab items, small preset, CPU)")
+        fast_all, base_all = throughput(model, n, n_base)
+        fast, base = statistics.median(fast_all), statistics.median(base_all)
+        print(f"tokens/s batched {fast:,.0f} (median of {ROUNDS} rounds, {min(fast_all):,.0f}-"
+              f"{max(fast_all):,.0f}) | unbatched baseline {base:,.0f} ({min(base_all):,.0f}-"
+              f"{max(base_all):,.0f}) | ratio {fast / base:.1f}x  ({n} / {n_base} lab items, "
+              "small preset, CPU)")
         bf16_rate, bf16_err = bf16_info(model, n // 2)
         print(f"info: bfloat16 weights {bf16_rate:,.0f} tokens/s, max |NLL error| "
               f"{bf16_err:.3f} nats/token (float32 is the default)")
