@@ -93,6 +93,7 @@ def test_filter_file_writes_kept_rows_decisions_and_report(tiny_model: Path,
             assert by_id[row["id"]]["prompt"] == row.get("refined_prompt", row["prompt"])
             assert by_id[row["id"]]["zpd_source"] == "refined"
     assert report["reasons"]["no_refinement"] == 5
+    assert report["response_test_used"] == ["rifd"]
     saved = json.loads((tmp_path / "kept.jsonl.report.json").read_text())
     assert saved["decisions"] == report["decisions"]
 
@@ -173,3 +174,32 @@ def test_auto_response_test_follows_what_is_known_of_the_student(tiny_model: Pat
     assert forced.response_test is ResponseTest.RIFD
     assert RefinementFilter(load_model(tiny_model, device="cpu"),
                             completion_only=True).response_test is ResponseTest.ANSWER_NLL
+
+
+def test_cli_on_a_lab_checkpoint_judges_answers_by_nll_and_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from zpd.cli.main import main
+    from zpd.lab import tasks
+    from zpd.lab.experiments import demo_config
+    from zpd.lab.pretrain import SHIPPED
+
+    lab = SHIPPED / demo_config().pretrain.fingerprint() / "final"
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(6):
+        it = tasks.reversal_item(tasks.random_digits(4, rng, palindrome=False))
+        right = tasks.render_completion(it)
+        wrong = tasks.render_completion(it, answer=tasks.corrupt_answer(it.answer, rng))
+        rows += [{"prompt": it.prompt, "answer": wrong, "refined_answer": right},  # fixed
+                 {"prompt": it.prompt, "answer": right, "refined_answer": wrong}]  # made worse
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    out = tmp_path / "kept.jsonl"
+    assert main(["filter", "refinements", str(data), "--model", str(lab), "--out", str(out),
+                 "--quiet"]) == 0
+    assert "judged by answer-nll instead of r-IFD" in capsys.readouterr().err
+    decisions = list(read_results(tmp_path / "kept.jsonl.decisions.jsonl"))
+    assert {d["response_test"] for d in decisions} == {"answer-nll"}
+    # the lab base reverses 4 digits: every fix is taken, every corruption refused
+    assert [d["decision"] for d in decisions] == ["refined", "original"] * 6
+    kept = [json.loads(x) for x in out.read_text().splitlines()]
+    assert all(k["answer"] == rows[2 * i + 1]["answer"] for i, k in enumerate(kept[::2]))

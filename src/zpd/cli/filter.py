@@ -50,7 +50,13 @@ def _run(args: argparse.Namespace) -> Any:
     fields = RefinementFields(prompt=args.prompt_field, answer=args.answer_field,
                               refined_prompt=args.refined_prompt_field,
                               refined_answer=args.refined_answer_field, id=args.id_field)
-    warn_completion_only("zpd filter", args.model)
+    if args.response_test == "auto":
+        warn_completion_only("zpd filter", args.model,
+                             "; refined answers are judged by answer-nll instead of r-IFD "
+                             "(--response-test)")
+    elif args.response_test == "rifd":
+        warn_completion_only("zpd filter", args.model,
+                             "; --response-test rifd judges refined answers by it anyway")
     return filter_refinements(args.data, args.model, args.out, fields=fields, config=cfg,
                               run=run_config(args), device=args.device, dtype=args.dtype, bos=args.bos,
                               ray=ray_config(args))

@@ -127,10 +127,11 @@ def quiet_transformers() -> None:
         pass
 
 
-def warn_completion_only(prog: str, model: str) -> None:
-    """Say so on stderr when prompt-side NLL and r-IFD cannot mean anything for ``model``."""
+def warn_completion_only(prog: str, model: str, consequence: str = "") -> None:
+    """Say so on stderr when prompt-side NLL and r-IFD cannot mean anything for ``model``
+    (``consequence``: what the command does about it, appended)."""
     from zpd.data.model_io import completion_only_note
 
     note = completion_only_note(model)
     if note:
-        print(f"{prog}: warning: {note}", file=sys.stderr)
+        print(f"{prog}: warning: {note}{consequence}", file=sys.stderr)

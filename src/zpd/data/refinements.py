@@ -349,6 +349,7 @@ def _join(data: str | os.PathLike[str], spec: FieldSpec, decisions: Path, out: P
     """Stream the input and the decision log side by side (both in row order) into ``out``."""
     by_decision: Counter[str] = Counter()
     by_reason: Counter[str] = Counter()
+    tests: set[str] = set()
     log = read_results(decisions, include_skipped=True)
     with atomic_open(out) as fh:
         for it in iter_items(data, spec, on_error=run.on_error, split=run.split):
@@ -359,6 +360,7 @@ def _join(data: str | os.PathLike[str], spec: FieldSpec, decisions: Path, out: P
             if isinstance(it, Skipped):
                 continue
             by_decision[rec["decision"]] += 1
+            tests.add(str(rec.get("response_test")))
             for reason in rec["reason"].split(";"):
                 by_reason[reason] += 1
             if rec["decision"] == "dropped":
@@ -369,4 +371,5 @@ def _join(data: str | os.PathLike[str], spec: FieldSpec, decisions: Path, out: P
             row["zpd_source"] = rec["decision"]
             fh.write(dumps(row))
     return {"decisions": dict(by_decision), "reasons": dict(by_reason),
-            "kept": by_decision["refined"] + by_decision["original"]}
+            "kept": by_decision["refined"] + by_decision["original"],
+            "response_test_used": sorted(tests)}
