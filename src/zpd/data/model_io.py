@@ -103,7 +103,9 @@ class LoadedModel:
         """Token ids of each text, without special tokens (batched through the fast tokenizer)."""
         if not texts:
             return []
-        out = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        # verbose=False: the scorers cut over-long sequences themselves (flagged ``truncated``),
+        # so the tokenizer's "will result in indexing errors" warning would be wrong here
+        out = self.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
         return [list(ids) for ids in out]
 
 
