@@ -89,25 +89,21 @@ def finetune_checkpoints(base: object, prompts: list[str], answers: list[str], o
     import torch
 
     from zpd.lab.model import load_pretrained, save_pretrained
+    from zpd.lab.pretrain import pack_completions
 
     torch.manual_seed(seed)
     model, tok = load_pretrained(base)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    seqs = [(tok.encode(p) + tok.encode(a), len(tok.encode(p))) for p, a in zip(prompts, answers)]
+    encoded = [(tok.encode(p), tok.encode(a)) for p, a in zip(prompts, answers)]
+    seqs = [(p + a, len(p)) for p, a in encoded]
     rng = np.random.default_rng(seed)
     dirs = []
     for epoch in range(epochs):
         order = rng.permutation(len(seqs))
         for start in range(0, len(order), batch):
-            chunk = [seqs[i] for i in order[start:start + batch]]
-            width = max(len(x) for x, _ in chunk) - 1
-            idx = torch.full((len(chunk), width), tok.pad_id, dtype=torch.long)  # (B, L)
-            tgt = torch.full((len(chunk), width), -1, dtype=torch.long)  # (B, L)
-            for r, (x, n_prompt) in enumerate(chunk):
-                t = torch.tensor(x, dtype=torch.long)
-                idx[r, : len(x) - 1] = t[:-1]
-                tgt[r, n_prompt - 1 : len(x) - 1] = t[n_prompt:]
+            idx, tgt = pack_completions([seqs[i] for i in order[start:start + batch]],
+                                        tok.pad_id)  # (B, L), (B, L)
             _, loss = model(idx, tgt)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -241,8 +241,6 @@ def make_batch(config: PretrainConfig, step: int, tokenizer: Any) -> tuple[torch
     Returns ``idx`` (B, L) inputs and ``targets`` (B, L) next tokens, -1 outside completions
     (the loss is on completions only: prompts are random digits nothing can predict).
     """
-    import torch
-
     from zpd.lab import tasks
 
     rng = np.random.default_rng([config.seed, step, 1])
@@ -257,8 +255,17 @@ def make_batch(config: PretrainConfig, step: int, tokenizer: Any) -> tuple[torch
             p = tokenizer.encode(it.prompt)
             c = tokenizer.encode(tasks.training_completion(it, block, rng))
             seqs.append((p + c, len(p)))
+    return pack_completions(seqs, tokenizer.pad_id)
+
+
+def pack_completions(seqs: list[tuple[list[int], int]], pad_id: int
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(prompt + completion ids, prompt length) pairs -> ``idx`` (B, L) inputs and ``targets``
+    (B, L) next tokens, -1 outside completions (the lab's completion-only loss)."""
+    import torch
+
     L = max(len(s) for s, _ in seqs) - 1
-    idx = torch.full((len(seqs), L), tokenizer.pad_id, dtype=torch.long)
+    idx = torch.full((len(seqs), L), pad_id, dtype=torch.long)
     tgt = torch.full((len(seqs), L), -1, dtype=torch.long)
     for r, (s, n_prompt) in enumerate(seqs):
         t = torch.tensor(s, dtype=torch.long)
