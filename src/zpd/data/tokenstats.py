@@ -76,16 +76,11 @@ def _forward_batch(lm: LoadedModel, seqs: list[np.ndarray], labels: list[np.ndar
     # makes transformers warn); its value never reaches a scored token
     pad_id = lm.tokenizer.pad_token_id
     filler = 0 if pad_id is None or pad_id != 0 else 1
-    # one numpy scatter for the whole batch instead of two tensor copies per row (8,360 -> 360
-    # copy ops per 2,000 lab items; the time is in the model, this only trims dispatch)
-    lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=b)  # (b,)
-    rows = np.repeat(np.arange(b), lens)  # (sum lens,)
-    cols = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
-    ids_np = np.full((b, width), filler, dtype=np.int64)  # (b, T)
-    lab_np = np.zeros((b, width), dtype=np.int64)  # (b, T); 0 = context or padding
-    ids_np[rows, cols] = np.concatenate(seqs)
-    lab_np[rows, cols] = np.concatenate(labels)
-    ids, lab = torch.from_numpy(ids_np), torch.from_numpy(lab_np)
+    ids = torch.full((b, width), filler, dtype=torch.long)  # (b, T)
+    lab = torch.zeros((b, width), dtype=torch.long)  # (b, T); 0 = context or padding
+    for i, (s, la) in enumerate(zip(seqs, labels)):
+        ids[i, : len(s)] = torch.from_numpy(s)
+        lab[i, : len(la)] = torch.from_numpy(la)
     dev = lm.device
     # Right padding under a causal mask: a real token never attends to the pads after it, so no
     # attention mask is needed, and SDPA keeps its fast is_causal path (a padding mask would force
