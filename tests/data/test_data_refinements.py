@@ -151,6 +151,10 @@ def test_answer_nll_response_test_judges_refined_answers_by_their_feasibility() 
     assert d[0] == "original"
     with pytest.raises(DataError, match="resolved"):
         decide(o, r, p_changed, a_changed, cfg, ResponseTest.AUTO)
+    # without an explicit test, decide() follows the config's (auto = the paper's r-IFD)
+    nll_cfg = RefinementConfig(response_test=ResponseTest.ANSWER_NLL)
+    assert decide(o, r, p_changed, a_changed, nll_cfg)[0] == ["refined", "original", "refined"]
+    assert decide(o, r, p_changed, a_changed, cfg)[0] == ["dropped", "dropped", "dropped"]
     with pytest.raises(DataError, match="response_test"):
         RefinementConfig(response_test="nll")  # type: ignore[arg-type]
 

@@ -117,12 +117,17 @@ class RefinementConfig:
 
 def decide(orig: dict[str, np.ndarray], ref: dict[str, np.ndarray], prompt_changed: np.ndarray,
            answer_changed: np.ndarray, config: RefinementConfig,
-           response_test: ResponseTest = ResponseTest.RIFD) -> tuple[list[str], list[str]]:
+           response_test: ResponseTest | None = None) -> tuple[list[str], list[str]]:
     """Apply the rule to arrays (N,) of the pairs' statistics; returns (decision, reason) per row.
 
-    ``response_test`` must be resolved (``rifd`` or ``answer-nll``): :class:`RefinementFilter`
-    resolves ``auto`` from what it knows of the student."""
-    if response_test is ResponseTest.AUTO:
+    ``response_test``, when given, must be resolved (``rifd`` or ``answer-nll``):
+    :class:`RefinementFilter` resolves ``auto`` from what it knows of the student. None: the
+    config's test, with ``auto`` read as ``rifd`` (nothing is known of a student here)."""
+    if response_test is None:
+        response_test = config.response_test
+        if response_test is ResponseTest.AUTO:
+            response_test = ResponseTest.RIFD
+    elif response_test is ResponseTest.AUTO:
         raise DataError("decide() needs a resolved response test: rifd or answer-nll")
     by_nll = response_test is ResponseTest.ANSWER_NLL
     decisions, reasons = [], []
@@ -360,7 +365,7 @@ def _join(data: str | os.PathLike[str], spec: FieldSpec, decisions: Path, out: P
             if isinstance(it, Skipped):
                 continue
             by_decision[rec["decision"]] += 1
-            tests.add(str(rec.get("response_test")))
+            tests.add(rec["response_test"])
             for reason in rec["reason"].split(";"):
                 by_reason[reason] += 1
             if rec["decision"] == "dropped":
