@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -48,12 +49,32 @@ def _read_records(path: Path) -> list[bytes]:
     return out
 
 
+def _records(run_dir: Path, timeout_s: float = 60.0) -> list[pb.Record]:
+    """The run file's records once W&B has written its ``exit`` record.
+
+    ``run.finish()`` returns when the wandb service has the run's records, not when its writer
+    has put them on disk; on a loaded machine the file can lag for a moment (seen in CI:
+    a run file with no history yet). W&B syncs the file only after ``exit``, so wait for it.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        (run_file,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+        records = []
+        for raw in _read_records(run_file):
+            rec = pb.Record()
+            rec.ParseFromString(raw)
+            records.append(rec)
+        kinds = [r.WhichOneof("record_type") for r in records]
+        if "exit" in kinds:
+            return records
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no exit record after {timeout_s:.0f} s; records: {kinds}")
+        time.sleep(0.1)
+
+
 def _history(run_dir: Path) -> list[dict[str, float]]:
-    (run_file,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
     rows = []
-    for raw in _read_records(run_file):
-        rec = pb.Record()
-        rec.ParseFromString(raw)
+    for rec in _records(run_dir):
         if rec.WhichOneof("record_type") == "history":
             items = {"/".join(i.nested_key) or i.key: json.loads(i.value_json)
                      for i in rec.history.item}
@@ -68,7 +89,8 @@ def test_wandb_offline_run_holds_every_logged_step(tmp_path: Path) -> None:
     sink.close()
     sink.close()  # idempotent
     rows = _history(tmp_path)
-    assert [r["_step"] for r in rows] == [0, 1]
+    kinds = [r.WhichOneof("record_type") for r in _records(tmp_path)]
+    assert [r["_step"] for r in rows] == [0, 1], f"run file records: {kinds}"
     assert rows[0]["health/kl/k3"] == pytest.approx(0.1)
     assert rows[1]["health/kl/k3"] == pytest.approx(0.25)
     assert rows[0]["health/groups/zero_variance"] == pytest.approx(0.5)
