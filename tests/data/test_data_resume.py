@@ -144,6 +144,24 @@ def test_skipped_rows_live_in_their_own_file_and_a_plain_reader_sees_results_onl
                                                      if r not in (0, 6, 7, 15, 22)]
 
 
+def test_a_run_that_skips_nothing_leaves_no_skipped_file_and_resumes(tmp_path: Path) -> None:
+    from zpd.data.io import read_results, skipped_path
+
+    data = write_jsonl(tmp_path / "ok.jsonl", addition_rows(9))
+    out = tmp_path / "r.jsonl"
+    run_file(data, SPEC, out, LengthTask(), SKIP)
+    assert not skipped_path(out).exists()
+    assert [r["row"] for r in read_results(out, include_skipped=True)] == list(range(9))
+    first = _lines(out)
+    blob = out.read_bytes()
+    out.write_bytes(blob[: len(blob) // 2])  # killed mid-run: the sidecar says not complete
+    meta = json.loads(meta_path(out).read_text())
+    meta_path(out).write_text(json.dumps({**meta, "complete": False}))
+    summary = run_file(data, SPEC, out, LengthTask(), SKIP)
+    assert _lines(out) == first and summary.scored == 9
+    assert not skipped_path(out).exists()
+
+
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut_results=st.floats(0.0, 1.0), cut_skipped=st.floats(0.0, 1.0))

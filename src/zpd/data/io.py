@@ -390,7 +390,8 @@ class ResultLog:
 
     Each record carries ``row``. A skipped malformed row is logged as ``{"row": r, "skipped":
     why}`` in a file of its own, ``OUT.skipped.jsonl`` (:func:`skipped_path`), so that ``OUT``
-    holds results only and a resumed run neither redoes nor forgets the skipped row. Appends
+    holds results only and a resumed run neither redoes nor forgets the skipped row; a finished
+    run in which no row was skipped removes the (empty) file. Appends
     are flushed and fsynced per batch; a torn last line left by a crash is cut on the next open.
     (Appending, not rewriting the whole file per batch, keeps a 100k-row run linear; the sidecar
     ``.meta.json`` is written atomically.) A second run with the same ``settings`` resumes at
@@ -484,6 +485,8 @@ class ResultLog:
         """Mark the log complete and store a summary in its sidecar; with ``rows`` (the input's
         row count), refuse unless every row 0..rows-1 has exactly one record."""
         self.close()
+        if self.skipped_path.exists() and self.skipped_path.stat().st_size == 0:
+            self.skipped_path.unlink()  # nothing was skipped: leave no empty companion behind
         if rows is not None and (self.next_row != rows or self.done != rows):
             raise DataError(f"{self.path} holds {self.done} records for rows 0..{self.next_row - 1}"
                             f" but the input has {rows} rows; rerun the command to resume")
