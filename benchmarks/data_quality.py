@@ -19,8 +19,10 @@ still its distribution; judged by IFD, as the paper judges reflected instruction
 (the original answer had one wrong digit, the refinement is the right one), *worse answer* (the
 negative control: a right answer refined into one with a wrong digit, which must be rejected) and
 *out-of-distribution* (the same request and answer in English words, which the lab model never
-saw). Refined answers are judged by the response test the filter picks for the lab model
-(``answer-nll``: it was trained on completions only, so its r-IFD is noise); the paper's r-IFD
+saw). A fifth kind, *much harder prompt* (three digits longer), is a diagnostic added after the
+first results: it tests whether the IFD rule follows difficulty when the step is larger than its
+noise, and is printed as info without a floor. Refined answers are judged by the response test
+the filter picks for the lab model (``answer-nll``: it was trained on completions only, so its r-IFD is noise); the paper's r-IFD
 forced on it, and a BOS forced in front, are printed beside it. Floors: >= 60 % of the in-reach
 refinements accepted (each kind reported), <= 5 % of the out-of-distribution ones. The settings
 and predictions were written into docs/data.md before the first run.
@@ -61,11 +63,13 @@ def found(score: np.ndarray, bad: np.ndarray) -> float:
 
 
 def refinement_pairs(n: int = 40, seed: int = 1) -> tuple[list[str], ...]:
-    """Originals, their harder-prompt refinements, their out-of-distribution ones, and the
-    originals with one wrong answer digit (whose refinement is the right answer)."""
+    """Originals, their harder-prompt refinements, their out-of-distribution ones, the
+    originals with one wrong answer digit (whose refinement is the right answer), and the
+    much-harder-prompt refinements (three digits longer)."""
     rng = np.random.default_rng(seed)
+    extra = np.random.default_rng([seed, 3])  # its own stream: the other kinds' pairs stay as run
     words = "zero one two three four five six seven eight nine".split()
-    prompts, answers, rp, ra, op, oa, wrong = [], [], [], [], [], [], []
+    prompts, answers, rp, ra, op, oa, wrong, hp, ha = [], [], [], [], [], [], [], [], []
     for _ in range(n):
         d = int(rng.integers(3, 6))
         x = tasks.random_digits(d, rng, palindrome=False)
@@ -78,7 +82,10 @@ def refinement_pairs(n: int = 40, seed: int = 1) -> tuple[list[str], ...]:
         op.append("please reverse the digits " + " ".join(words[int(c)] for c in x))
         oa.append("the reversed digits are " + " ".join(words[int(c)] for c in x[::-1]))
         wrong.append(tasks.render_completion(it, answer=tasks.corrupt_answer(it.answer, rng)))
-    return prompts, answers, rp, ra, op, oa, wrong
+        much = tasks.reversal_item(x + "".join(str(int(c)) for c in extra.integers(0, 10, size=3)))
+        hp.append(much.prompt)
+        ha.append(tasks.render_completion(much))
+    return prompts, answers, rp, ra, op, oa, wrong, hp, ha
 
 
 def finetune_checkpoints(base: object, prompts: list[str], answers: list[str], out: Path,
@@ -139,7 +146,7 @@ def forgetting(base: object) -> bool:
     return passed
 
 
-KINDS = ("harder prompt", "fixed answer", "worse answer", "English")
+KINDS = ("harder prompt", "fixed answer", "worse answer", "English", "much harder")
 
 
 def refinements(base: object, bos: str, seed: int, response_test: str = "auto"
@@ -147,14 +154,15 @@ def refinements(base: object, bos: str, seed: int, response_test: str = "auto"
     """Share of each kind of refinement accepted, and the response test that judged answers."""
     from zpd.data.refinements import RefinementConfig, RefinementFilter
 
-    prompts, answers, rp, ra, op, oa, wrong = refinement_pairs(seed=seed)
+    prompts, answers, rp, ra, op, oa, wrong, hp, ha = refinement_pairs(seed=seed)
     none = [None] * len(prompts)
     filt = RefinementFilter(load_model(base, device="cpu", bos=bos),
                             RefinementConfig(response_test=response_test))  # type: ignore[arg-type]
     runs = {"harder prompt": filt.filter(prompts, answers, rp, ra),
             "fixed answer": filt.filter(prompts, wrong, none, answers),
             "worse answer": filt.filter(prompts, answers, none, wrong),
-            "English": filt.filter(prompts, answers, op, oa)}
+            "English": filt.filter(prompts, answers, op, oa),
+            "much harder": filt.filter(prompts, answers, hp, ha)}
     return ({k: float(np.mean([d == "refined" for d in r["decision"]])) for k, r in runs.items()},
             filt.response_test.value)
 
@@ -202,6 +210,9 @@ def main() -> int:
         print(f"{'PASS' if passed else 'FAIL'}  refinement filter accepts {mean[kind]:.0%} of "
               f"{kind} refinements over 3 seeds (range {lo:.0%}-{hi:.0%}; floor {floor})")
     print(f"info  the negative control (worse answer) is accepted {mean['worse answer']:.0%}")
+    lo, hi = spread["much harder"]
+    print(f"info  a prompt three digits longer (diagnostic, no floor) is accepted "
+          f"{mean['much harder']:.0%} (range {lo:.0%}-{hi:.0%})")
     return 0 if ok else 1
 
 
