@@ -15,6 +15,7 @@ from zpd.data.io import read_results
 from zpd.data.pipeline import RunConfig
 from zpd.data.refinements import (
     GUARD_STATS,
+    PromptTest,
     RefinementConfig,
     ResponseTest,
     decide,
@@ -76,6 +77,7 @@ def test_filter_file_writes_kept_rows_decisions_and_report(tiny_model: Path,
     assert [d["row"] for d in decisions] == list(range(16))
     # a plain Hugging Face student: the paper's r-IFD judges refined answers
     assert {d["response_test"] for d in decisions} == {"rifd"}
+    assert {d["prompt_test"] for d in decisions} == {"ifd"}
     cfg = RefinementConfig(max_ifd=2.0, max_rifd=2.0)
     for d, row in zip(decisions, rows):  # each logged decision follows from its logged stats
         changed_p, changed_a = "refined_prompt" in row, "refined_answer" in row
@@ -83,7 +85,8 @@ def test_filter_file_writes_kept_rows_decisions_and_report(tiny_model: Path,
                      for k in GUARD_STATS}  # a one-token text has no unconditional NLL: null
                  for w in ("original", "refined")}
         got, why = decide(stats["original"], stats["refined"], np.array([changed_p]),
-                          np.array([changed_a]), cfg, ResponseTest(d["response_test"]))
+                          np.array([changed_a]), cfg, ResponseTest(d["response_test"]),
+                          PromptTest(d["prompt_test"]))
         assert (d["decision"], d["reason"]) == (got[0], why[0])
     kept = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(kept) == report["kept"] == sum(d["decision"] != "dropped" for d in decisions)
@@ -94,6 +97,7 @@ def test_filter_file_writes_kept_rows_decisions_and_report(tiny_model: Path,
             assert by_id[row["id"]]["zpd_source"] == "refined"
     assert report["reasons"]["no_refinement"] == 5
     assert report["response_test_used"] == ["rifd"]
+    assert report["prompt_test_used"] == ["ifd"]
     saved = json.loads((tmp_path / "kept.jsonl.report.json").read_text())
     assert saved["decisions"] == report["decisions"]
 
@@ -159,8 +163,36 @@ def test_answer_nll_response_test_judges_refined_answers_by_their_feasibility() 
         RefinementConfig(response_test="nll")  # type: ignore[arg-type]
 
 
+def test_answer_nll_prompt_test_judges_refined_prompts_by_the_answer_nll_they_give() -> None:
+    # IFD's denominator out of distribution, as a completion-only student gives it: IFD falls
+    # for the harder refinement (row 0) and rises for the easier one (row 1); NLL(y | x) does
+    # not follow the denominator. Row 2 is beyond IFD's reach bound, which answer-nll ignores.
+    o = _stats([0.02, 0.02, 0.5], [1.3, 1.3, 1.3], [0.10, 0.10, 0.10])
+    r = _stats([0.01, 0.05, 1.4], [1.2, 1.4, 1.3], [0.24, 0.05, 0.30])
+    p_changed, a_changed = np.array([True, True, True]), np.array([True, True, True])
+    cfg = RefinementConfig()
+    d, why = decide(o, r, p_changed, a_changed, cfg, ResponseTest.ANSWER_NLL,
+                    PromptTest.ANSWER_NLL)
+    assert d == ["refined", "original", "refined"]
+    assert why[1] == "prompt_not_harder"
+    d, why = decide(o, r, p_changed, a_changed, cfg, ResponseTest.ANSWER_NLL, PromptTest.IFD)
+    assert d == ["original", "refined", "original"]
+    assert why[2] == "refined_ifd_too_high"
+    # the gain margin applies to the NLL test too, in nats/token
+    d, _ = decide(o, r, p_changed, a_changed, RefinementConfig(min_ifd_gain=0.15),
+                  ResponseTest.ANSWER_NLL, PromptTest.ANSWER_NLL)
+    assert d == ["original", "original", "refined"]
+    with pytest.raises(DataError, match="resolved"):
+        decide(o, r, p_changed, a_changed, cfg, ResponseTest.RIFD, PromptTest.AUTO)
+    # without an explicit test, decide() follows the config's (auto = the paper's IFD)
+    both = RefinementConfig(prompt_test=PromptTest.ANSWER_NLL, response_test="answer-nll")
+    assert decide(o, r, p_changed, a_changed, both)[0] == ["refined", "original", "refined"]
+    with pytest.raises(DataError, match="prompt_test"):
+        RefinementConfig(prompt_test="nll")  # type: ignore[arg-type]
+
+
 def test_auto_response_test_follows_what_is_known_of_the_student(tiny_model: Path) -> None:
-    from zpd.cli.filter import RESPONSE_TESTS
+    from zpd.cli.filter import PROMPT_TESTS, RESPONSE_TESTS
     from zpd.data.model_io import load_model
     from zpd.data.refinements import RefinementFilter
     from zpd.lab.experiments import demo_config
@@ -168,14 +200,19 @@ def test_auto_response_test_follows_what_is_known_of_the_student(tiny_model: Pat
 
     assert RESPONSE_TESTS == tuple(m.value for m in ResponseTest)
     assert RESPONSE_TESTS[0] == RefinementConfig().response_test.value
+    assert PROMPT_TESTS == tuple(m.value for m in PromptTest)
+    assert PROMPT_TESTS[0] == RefinementConfig().prompt_test.value
     lab = SHIPPED / demo_config().pretrain.fingerprint() / "final"
-    assert RefinementFilter(load_model(lab, device="cpu")).response_test is \
-        ResponseTest.ANSWER_NLL  # a zpd lab checkpoint: trained on completions only
+    on_lab = RefinementFilter(load_model(lab, device="cpu"))
+    assert on_lab.response_test is ResponseTest.ANSWER_NLL  # trained on completions only
+    assert on_lab.prompt_test is PromptTest.ANSWER_NLL
+    assert RefinementFilter(load_model(tiny_model, device="cpu")).prompt_test is PromptTest.IFD
     assert RefinementFilter(load_model(tiny_model, device="cpu")).response_test is \
         ResponseTest.RIFD
     forced = RefinementFilter(load_model(lab, device="cpu"),
                               RefinementConfig(response_test=ResponseTest.RIFD))
     assert forced.response_test is ResponseTest.RIFD
+    assert forced.prompt_test is PromptTest.ANSWER_NLL  # each test is resolved on its own
     assert RefinementFilter(load_model(tiny_model, device="cpu"),
                             completion_only=True).response_test is ResponseTest.ANSWER_NLL
 
@@ -196,14 +233,26 @@ def test_cli_on_a_lab_checkpoint_judges_answers_by_nll_and_says_so(
         wrong = tasks.render_completion(it, answer=tasks.corrupt_answer(it.answer, rng))
         rows += [{"prompt": it.prompt, "answer": wrong, "refined_answer": right},  # fixed
                  {"prompt": it.prompt, "answer": right, "refined_answer": wrong}]  # made worse
+    for _ in range(4):  # refined prompts: the same digits and three more, with the right answer
+        x = tasks.random_digits(4, rng, palindrome=False)
+        it, longer = tasks.reversal_item(x), tasks.reversal_item(x + tasks.random_digits(3, rng))
+        rows.append({"prompt": it.prompt, "answer": tasks.render_completion(it),
+                     "refined_prompt": longer.prompt,
+                     "refined_answer": tasks.render_completion(longer)})
     data = write_jsonl(tmp_path / "pairs.jsonl", rows)
     out = tmp_path / "kept.jsonl"
     assert main(["filter", "refinements", str(data), "--model", str(lab), "--out", str(out),
                  "--quiet"]) == 0
-    assert "judged by answer-nll instead of r-IFD" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "answers are judged by answer-nll instead of r-IFD" in err
+    assert "prompts are judged by answer-nll instead of IFD" in err
     decisions = list(read_results(tmp_path / "kept.jsonl.decisions.jsonl"))
     assert {d["response_test"] for d in decisions} == {"answer-nll"}
+    assert {d["prompt_test"] for d in decisions} == {"answer-nll"}
     # the lab base reverses 4 digits: every fix is taken, every corruption refused
-    assert [d["decision"] for d in decisions] == ["refined", "original"] * 6
+    assert [d["decision"] for d in decisions[:12]] == ["refined", "original"] * 6
+    for d in decisions[12:]:  # a refined prompt is taken exactly when the answer got harder
+        harder = d["nll_answer_given_prompt_refined"] > d["nll_answer_given_prompt_original"]
+        assert d["decision"] == ("refined" if harder else "original"), d
     kept = [json.loads(x) for x in out.read_text().splitlines()]
-    assert all(k["answer"] == rows[2 * i + 1]["answer"] for i, k in enumerate(kept[::2]))
+    assert all(k["answer"] == rows[2 * i + 1]["answer"] for i, k in enumerate(kept[:12:2]))

@@ -18,9 +18,11 @@ from zpd.data.cliargs import (
     warn_completion_only,
 )
 
-RESPONSE_TESTS = ("auto", "rifd", "answer-nll")
-"""``zpd.data.refinements.ResponseTest``'s values, default first (kept here so that ``--help``
+PROMPT_TESTS = ("auto", "ifd", "answer-nll")
+"""``zpd.data.refinements.PromptTest``'s values, default first (kept here so that ``--help``
 does not import torch; a test holds them equal)."""
+RESPONSE_TESTS = ("auto", "rifd", "answer-nll")
+"""``zpd.data.refinements.ResponseTest``'s values, default first (likewise)."""
 
 EPILOG = """\
 examples:
@@ -45,18 +47,21 @@ def _run(args: argparse.Namespace) -> Any:
     cfg = RefinementConfig(max_ifd=args.max_ifd, max_rifd=args.max_rifd,
                            min_ifd_gain=args.min_ifd_gain, min_rifd_drop=args.min_rifd_drop,
                            keep_original=not args.drop_original,
-                           response_test=args.response_test,
+                           prompt_test=args.prompt_test, response_test=args.response_test,
                            distance=DistanceConfig(reverse_template=args.reverse_template))
     fields = RefinementFields(prompt=args.prompt_field, answer=args.answer_field,
                               refined_prompt=args.refined_prompt_field,
                               refined_answer=args.refined_answer_field, id=args.id_field)
-    if args.response_test == "auto":
-        warn_completion_only("zpd filter", args.model,
-                             "; refined answers are judged by answer-nll instead of r-IFD "
-                             "(--response-test)")
-    elif args.response_test == "rifd":
-        warn_completion_only("zpd filter", args.model,
-                             "; --response-test rifd judges refined answers by it anyway")
+    instead = [f"refined {what} are judged by answer-nll instead of {paper} ({flag})"
+               for what, paper, flag, test in (("prompts", "IFD", "--prompt-test", args.prompt_test),
+                                               ("answers", "r-IFD", "--response-test",
+                                                args.response_test)) if test == "auto"]
+    forced = [f"{flag} {test} judges refined {what} by it anyway"
+              for what, flag, test in (("prompts", "--prompt-test", args.prompt_test),
+                                       ("answers", "--response-test", args.response_test))
+              if test in ("ifd", "rifd")]
+    if instead or forced:
+        warn_completion_only("zpd filter", args.model, "".join(f"; {x}" for x in instead + forced))
     return filter_refinements(args.data, args.model, args.out, fields=fields, config=cfg,
                               run=run_config(args), device=args.device, dtype=args.dtype, bos=args.bos,
                               ray=ray_config(args))
@@ -88,9 +93,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     t.add_argument("--max-ifd", type=float, default=1.0, help="kept pairs need IFD below this")
     t.add_argument("--max-rifd", type=float, default=1.0, help="kept pairs need r-IFD below this")
     t.add_argument("--min-ifd-gain", type=float, default=0.0,
-                   help="a refined prompt must raise IFD by more than this")
+                   help="a refined prompt must raise IFD (answer-nll: the NLL) by more than this")
     t.add_argument("--min-rifd-drop", type=float, default=0.0,
-                   help="a refined answer must lower r-IFD by more than this")
+                   help="a refined answer must lower r-IFD (answer-nll: the NLL) by more than "
+                        "this")
+    t.add_argument("--prompt-test", choices=PROMPT_TESTS, default=PROMPT_TESTS[0],
+                   help="how a refined prompt is judged harder: ifd (the paper: IFD rises), "
+                        "answer-nll (zpd: NLL(answer | prompt) rises; for students trained on "
+                        "completions only, whose NLL(answer) with no prompt, IFD's denominator, "
+                        "means nothing) or auto (answer-nll for a zpd lab checkpoint, else ifd)")
     t.add_argument("--response-test", choices=RESPONSE_TESTS, default=RESPONSE_TESTS[0],
                    help="how a refined answer alone is judged: rifd (the paper: r-IFD drops), "
                         "answer-nll (zpd: NLL(answer | prompt) drops; for students trained on "

@@ -125,8 +125,9 @@ def tokenizer_prefix(tok: Any) -> list[int]:
 
 def completion_only_note(path: str | os.PathLike[str]) -> str | None:
     """A warning when the model is known to have been trained with loss on completions only (the
-    lab's checkpoints): it never learned to predict prompts, so NLL of a prompt and the reversed
-    IFD (PPL(x|y) / PPL(x)) say nothing about it. None when nothing is known."""
+    lab's checkpoints): it never learned to predict prompts, nor an answer at the start of a
+    context, so the NLL of a prompt, the answer's NLL with no prompt, IFD and the reversed IFD say
+    nothing about it. None when nothing is known."""
     import json
 
     cfg = Path(path) / "config.json"
@@ -137,8 +138,9 @@ def completion_only_note(path: str | os.PathLike[str]) -> str | None:
     if not known:
         return None
     return (f"{path} is a zpd lab checkpoint, trained with loss on completions only: it never "
-            "learned to predict prompts, so nll_prompt, nll_prompt_given_answer and r-IFD say "
-            "nothing about it (the answer-side numbers and IFD do)")
+            "learned to predict prompts, nor answers with no prompt in front, so nll_prompt, "
+            "nll_prompt_given_answer, nll_answer (IFD's denominator), IFD and r-IFD say nothing "
+            "about it (nll_answer_given_prompt does)")
 
 
 def check_model_dir(path: str | os.PathLike[str]) -> Path:

@@ -5,7 +5,7 @@ What it is: the student-side selection rule of Selective Reflection-Tuning (Li e
 
 * a refined **prompt** (the paper's instruction reflection, which may bring its own new answer) is an
   improvement when it makes the pair *more* challenging for the student, IFD(refined) >
-  IFD(original) (+ ``min_ifd_gain``); IFD alone decides it, as in the paper;
+  IFD(original) (+ ``min_ifd_gain``); this test alone decides it, as in the paper;
 * a refined **answer** alone (response reflection) is an improvement when it lets the student infer
   the prompt *more easily*, r-IFD(refined) < r-IFD(original) (- ``min_rifd_drop``);
 * whatever pair is kept must be within reach: IFD < ``max_ifd`` and r-IFD < ``max_rifd`` (both 1 in
@@ -14,11 +14,15 @@ What it is: the student-side selection rule of Selective Reflection-Tuning (Li e
 The authors' README: "We utilize the IFD score to select reflected instructions and utilize the
 r-IFD score to select reflected responses."
 
-r-IFD needs a student that learned to predict prompts. One trained with loss on completions only
-(the lab's checkpoints) never did, and its r-IFD is noise. For such a student the response test
-is zpd's ``answer-nll`` (:class:`ResponseTest`): the refined answer must be *more feasible* for the
-student given the prompt, NLL(y' | x) < NLL(y | x) (- ``min_rifd_drop``), and the r-IFD bound is
-not read. ``auto`` picks it only for a student known to be completion-only.
+r-IFD needs a student that learned to predict prompts, and IFD's denominator NLL(y) one that
+learned to predict an answer with no prompt in front. One trained with loss on completions only
+(the lab's checkpoints) learned neither: both are out of its distribution (on the lab base NLL(y)
+is ~5 nats/token and swings with no relation to difficulty), and only NLL(y | x) is not. For such
+a student both tests are zpd's ``answer-nll``: a refined prompt must make the answer *harder*
+for the student, NLL(y' | x') > NLL(y | x) (+ ``min_ifd_gain``; :class:`PromptTest`), a refined
+answer alone must be *more feasible*, NLL(y' | x) < NLL(y | x) (- ``min_rifd_drop``;
+:class:`ResponseTest`), and the IFD / r-IFD bound that test replaces is not read. ``auto`` picks
+them only for a student known to be completion-only.
 
 Two guards zpd adds, because IFD and r-IFD are *ratios* and a student can "predict" text it
 cannot read from a copy of it in the context (English pairs under the lab's digit model had
@@ -61,6 +65,18 @@ from zpd.data.pipeline import RunConfig, run_file
 from zpd.data.ray_backend import RayConfig, executor_for
 
 
+class PromptTest(str, Enum):
+    """How a refined prompt (with or without a new answer) is judged harder than the original."""
+
+    AUTO = "auto"
+    """IFD, except answer-nll for a student known to be trained on completions only."""
+    IFD = "ifd"
+    """The paper's: IFD(refined) > IFD(original), and IFD < ``max_ifd`` to be kept."""
+    ANSWER_NLL = "answer-nll"
+    """zpd's, for completion-only students: NLL(refined answer | refined prompt) >
+    NLL(original answer | original prompt); IFD is not read."""
+
+
 class ResponseTest(str, Enum):
     """How a refined answer (prompt unchanged) is judged better than the original."""
 
@@ -82,9 +98,11 @@ class RefinementConfig:
     max_rifd: float = 1.0
     """A kept pair must have reversed IFD below this (the answer helps infer the prompt)."""
     min_ifd_gain: float = 0.0
-    """A refined prompt must raise IFD by more than this to count as an improvement."""
+    """A refined prompt must raise IFD (with ``prompt_test="answer-nll"``: NLL(y | x), in
+    nats/token) by more than this to count as an improvement."""
     min_rifd_drop: float = 0.0
-    """A refined answer must lower r-IFD by more than this to count as an improvement."""
+    """A refined answer must lower r-IFD (with ``response_test="answer-nll"``: NLL(y | x), in
+    nats/token) by more than this to count as an improvement."""
     keep_original: bool = True
     """Keep the original pair (if within reach) when its refinement is rejected."""
     max_unknown_share: float = 0.0
@@ -93,6 +111,8 @@ class RefinementConfig:
     max_answer_nll: float | None = None
     """A kept pair's answer NLL given the prompt, nats per token, must be below this; None: the
     log of the student's vocabulary size (worse than a uniform guess = out of reach)."""
+    prompt_test: PromptTest = PromptTest.AUTO
+    """How a refined prompt is judged (see :class:`PromptTest`)."""
     response_test: ResponseTest = ResponseTest.AUTO
     """How a refined answer alone is judged (see :class:`ResponseTest`)."""
     distance: DistanceConfig = field(default_factory=DistanceConfig)
@@ -111,63 +131,77 @@ class RefinementConfig:
             raise DataError(f"max_unknown_share must be in [0, 1]; got {self.max_unknown_share}")
         if self.max_answer_nll is not None and not self.max_answer_nll > 0:
             raise DataError(f"max_answer_nll must be > 0 or None; got {self.max_answer_nll}")
+        object.__setattr__(self, "prompt_test",
+                           parse_enum(PromptTest, self.prompt_test, "prompt_test"))
         object.__setattr__(self, "response_test",
                            parse_enum(ResponseTest, self.response_test, "response_test"))
 
 
 def decide(orig: dict[str, np.ndarray], ref: dict[str, np.ndarray], prompt_changed: np.ndarray,
            answer_changed: np.ndarray, config: RefinementConfig,
-           response_test: ResponseTest | None = None) -> tuple[list[str], list[str]]:
+           response_test: ResponseTest | None = None,
+           prompt_test: PromptTest | None = None) -> tuple[list[str], list[str]]:
     """Apply the rule to arrays (N,) of the pairs' statistics; returns (decision, reason) per row.
 
-    ``response_test``, when given, must be resolved (``rifd`` or ``answer-nll``):
+    ``response_test`` and ``prompt_test``, when given, must be resolved (not ``auto``):
     :class:`RefinementFilter` resolves ``auto`` from what it knows of the student. None: the
-    config's test, with ``auto`` read as ``rifd`` (nothing is known of a student here)."""
-    if response_test is None:
-        response_test = config.response_test
-        if response_test is ResponseTest.AUTO:
-            response_test = ResponseTest.RIFD
-    elif response_test is ResponseTest.AUTO:
-        raise DataError("decide() needs a resolved response test: rifd or answer-nll")
-    by_nll = response_test is ResponseTest.ANSWER_NLL
+    config's test, with ``auto`` read as the paper's (rifd, ifd: nothing is known of a student
+    here)."""
+    response_test = _resolved(response_test, config.response_test, ResponseTest.RIFD)
+    prompt_test = _resolved(prompt_test, config.prompt_test, PromptTest.IFD)
+    answer_by_nll = response_test is ResponseTest.ANSWER_NLL
+    prompt_by_nll = prompt_test is PromptTest.ANSWER_NLL
+    nll = "nll_answer_given_prompt"
     decisions, reasons = [], []
     for i in range(len(prompt_changed)):
         why = []
-        if prompt_changed[i]:  # instruction reflection: IFD alone decides (arXiv 2402.10110)
-            if not ref["ifd"][i] > orig["ifd"][i] + config.min_ifd_gain:
+        if prompt_changed[i]:  # instruction reflection: one test decides (arXiv 2402.10110)
+            if prompt_by_nll:
+                if not ref[nll][i] > orig[nll][i] + config.min_ifd_gain:
+                    why.append("prompt_not_harder")
+            elif not ref["ifd"][i] > orig["ifd"][i] + config.min_ifd_gain:
                 why.append("prompt_not_harder")
         elif answer_changed[i]:  # response reflection
-            if by_nll:
-                if not (ref["nll_answer_given_prompt"][i]
-                        < orig["nll_answer_given_prompt"][i] - config.min_rifd_drop):
+            if answer_by_nll:
+                if not ref[nll][i] < orig[nll][i] - config.min_rifd_drop:
                     why.append("answer_not_more_feasible")
             elif not ref["rifd"][i] < orig["rifd"][i] - config.min_rifd_drop:
                 why.append("answer_not_clearer")
         else:
             why.append("no_refinement")
         if not why:
-            out = _reach(ref, i, config, "refined", by_nll)
+            out = _reach(ref, i, config, "refined", prompt_by_nll, answer_by_nll)
             if out is None:
                 decisions.append("refined")
                 reasons.append("accepted")
                 continue
             why.append(out)
-        fallback = (_reach(orig, i, config, "original", by_nll) if config.keep_original
-                    else "not_kept")
+        fallback = (_reach(orig, i, config, "original", prompt_by_nll, answer_by_nll)
+                    if config.keep_original else "not_kept")
         decisions.append("original" if fallback is None else "dropped")
         reasons.append(";".join(why + ([fallback] if fallback else [])))
     return decisions, reasons
 
 
+def _resolved(given: Any, configured: Any, paper: Any) -> Any:
+    """The test to apply: ``given`` (must not be auto), else the config's (auto = the paper's)."""
+    if given is None:
+        return paper if configured.value == "auto" else configured
+    if given.value == "auto":
+        raise DataError("decide() needs resolved tests: prompt ifd or answer-nll, response "
+                        "rifd or answer-nll")
+    return given
+
+
 def _reach(stats: dict[str, np.ndarray], i: int, config: RefinementConfig, which: str,
-           skip_rifd: bool = False) -> str | None:
+           skip_ifd: bool = False, skip_rifd: bool = False) -> str | None:
     """None if the pair is within reach, else the reason (NaN counts as out of reach)."""
     if "unknown_share" in stats and not stats["unknown_share"][i] <= config.max_unknown_share:
         return f"{which}_unknown_tokens"
     if "answer_nll_limit" in stats and not (stats["nll_answer_given_prompt"][i]
                                             < stats["answer_nll_limit"][i]):
         return f"{which}_answer_worse_than_chance"
-    if not stats["ifd"][i] < config.max_ifd:
+    if not skip_ifd and not stats["ifd"][i] < config.max_ifd:
         return f"{which}_ifd_too_high"
     if not skip_rifd and not stats["rifd"][i] < config.max_rifd:
         return f"{which}_rifd_too_high"
@@ -192,12 +226,17 @@ class RefinementFilter:
             from zpd.data.model_io import completion_only_note
 
             path = getattr(self.scorer.lm, "path", None)
-            completion_only = bool(path) and completion_only_note(path) is not None
+            completion_only = bool(path) and completion_only_note(str(path)) is not None
         test = self.config.response_test
         if test is ResponseTest.AUTO:
             test = ResponseTest.ANSWER_NLL if completion_only else ResponseTest.RIFD
         self.response_test: ResponseTest = test
         """The resolved response test (rifd or answer-nll)."""
+        ptest = self.config.prompt_test
+        if ptest is PromptTest.AUTO:
+            ptest = PromptTest.ANSWER_NLL if completion_only else PromptTest.IFD
+        self.prompt_test: PromptTest = ptest
+        """The resolved prompt test (ifd or answer-nll)."""
 
     def filter(self, prompts: Sequence[str], answers: Sequence[str],
                refined_prompts: Sequence[str | None], refined_answers: Sequence[str | None]
@@ -210,9 +249,10 @@ class RefinementFilter:
         p_changed = np.array([a != b for a, b in zip(rp, prompts)], dtype=bool)
         a_changed = np.array([a != b for a, b in zip(ra, answers)], dtype=bool)
         decisions, reasons = decide(orig, ref, p_changed, a_changed, self.config,
-                                    self.response_test)
+                                    self.response_test, self.prompt_test)
         out: dict[str, Any] = {"decision": decisions, "reason": reasons, "prompt": rp,
-                               "answer": ra, "response_test": self.response_test.value}
+                               "answer": ra, "prompt_test": self.prompt_test.value,
+                               "response_test": self.response_test.value}
         for key in GUARD_STATS:
             for which, stats in (("original", orig), ("refined", ref)):
                 if key in stats:
@@ -252,6 +292,7 @@ class _RefinementBatch:
         out = []
         for j in range(len(items)):
             rec: dict[str, Any] = {"decision": res["decision"][j], "reason": res["reason"][j],
+                                   "prompt_test": res["prompt_test"],
                                    "response_test": res["response_test"]}
             for key in GUARD_STATS:
                 for which in ("original", "refined"):
@@ -355,6 +396,7 @@ def _join(data: str | os.PathLike[str], spec: FieldSpec, decisions: Path, out: P
     by_decision: Counter[str] = Counter()
     by_reason: Counter[str] = Counter()
     tests: set[str] = set()
+    prompt_tests: set[str] = set()
     log = read_results(decisions, include_skipped=True)
     with atomic_open(out) as fh:
         for it in iter_items(data, spec, on_error=run.on_error, split=run.split):
@@ -366,6 +408,7 @@ def _join(data: str | os.PathLike[str], spec: FieldSpec, decisions: Path, out: P
                 continue
             by_decision[rec["decision"]] += 1
             tests.add(rec["response_test"])
+            prompt_tests.add(rec["prompt_test"])
             for reason in rec["reason"].split(";"):
                 by_reason[reason] += 1
             if rec["decision"] == "dropped":
@@ -377,4 +420,4 @@ def _join(data: str | os.PathLike[str], spec: FieldSpec, decisions: Path, out: P
             fh.write(dumps(row))
     return {"decisions": dict(by_decision), "reasons": dict(by_reason),
             "kept": by_decision["refined"] + by_decision["original"],
-            "response_test_used": sorted(tests)}
+            "prompt_test_used": sorted(prompt_tests), "response_test_used": sorted(tests)}
