@@ -15,16 +15,20 @@ each), over pool seeds 0-2, and ``ForgettingScorer`` ranks the rows over the 6 c
 **Refinements** (Selective Reflection-Tuning's student-side filter, arXiv 2402.10110). 120
 reversal pairs of 3-5 digits (three seeds of 40, each reported), each given four refinements:
 *harder prompt* (the same task one digit longer, with its right answer: harder for the student,
-still its distribution; judged by IFD, as the paper judges reflected instructions), *fixed answer*
+still its distribution; judged by the prompt test, as the paper judges reflected instructions by
+IFD), *fixed answer*
 (the original answer had one wrong digit, the refinement is the right one), *worse answer* (the
 negative control: a right answer refined into one with a wrong digit, which must be rejected) and
 *out-of-distribution* (the same request and answer in English words, which the lab model never
-saw). A fifth kind, *much harder prompt* (three digits longer), is a diagnostic added after the
-first results: it tests whether the IFD rule follows difficulty when the step is larger than its
-noise, and is printed as info without a floor. Refined answers are judged by the response test
-the filter picks for the lab model (``answer-nll``: it was trained on completions only, so its r-IFD is noise); the paper's r-IFD
-forced on it, and a BOS forced in front, are printed beside it. Floors: >= 60 % of the in-reach
-refinements accepted (each kind reported), <= 5 % of the out-of-distribution ones. The settings
+saw). Two diagnostics added after the first results are printed as info, without a floor:
+*much harder prompt* (three digits longer: does the prompt test follow difficulty when the step is
+larger than its noise?) and *harder, wrong answer* (one digit longer, one wrong answer digit: a
+difficulty test cannot refuse it, and the benchmark shows that). Refined prompts and answers are
+judged by the tests the filter picks for the lab model (``answer-nll`` for both: it was trained on
+completions only, so the answer's NLL with no prompt, IFD's denominator, and r-IFD are out of
+its distribution); the paper's IFD and r-IFD forced on it, and a BOS forced in front, are printed
+beside it. Floors: >= 60 % of the in-reach refinements accepted (each kind reported), <= 5 % of
+the out-of-distribution ones. The settings
 and predictions were written into docs/data.md before the first run.
 
     python benchmarks/data_quality.py
@@ -65,11 +69,12 @@ def found(score: np.ndarray, bad: np.ndarray) -> float:
 def refinement_pairs(n: int = 40, seed: int = 1) -> tuple[list[str], ...]:
     """Originals, their harder-prompt refinements, their out-of-distribution ones, the
     originals with one wrong answer digit (whose refinement is the right answer), and the
-    much-harder-prompt refinements (three digits longer)."""
+    much-harder-prompt refinements (three digits longer) and the harder prompts with one wrong
+    answer digit."""
     rng = np.random.default_rng(seed)
     extra = np.random.default_rng([seed, 3])  # its own stream: the other kinds' pairs stay as run
     words = "zero one two three four five six seven eight nine".split()
-    prompts, answers, rp, ra, op, oa, wrong, hp, ha = [], [], [], [], [], [], [], [], []
+    prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw = ([] for _ in range(10))
     for _ in range(n):
         d = int(rng.integers(3, 6))
         x = tasks.random_digits(d, rng, palindrome=False)
@@ -85,7 +90,9 @@ def refinement_pairs(n: int = 40, seed: int = 1) -> tuple[list[str], ...]:
         much = tasks.reversal_item(x + "".join(str(int(c)) for c in extra.integers(0, 10, size=3)))
         hp.append(much.prompt)
         ha.append(tasks.render_completion(much))
-    return prompts, answers, rp, ra, op, oa, wrong, hp, ha
+        rw.append(tasks.render_completion(longer, answer=tasks.corrupt_answer(longer.answer,
+                                                                              extra)))
+    return prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw
 
 
 def finetune_checkpoints(base: object, prompts: list[str], answers: list[str], out: Path,
@@ -146,25 +153,29 @@ def forgetting(base: object) -> bool:
     return passed
 
 
-KINDS = ("harder prompt", "fixed answer", "worse answer", "English", "much harder")
+KINDS = ("harder prompt", "fixed answer", "worse answer", "English", "much harder",
+         "harder wrong")
 
 
-def refinements(base: object, bos: str, seed: int, response_test: str = "auto"
+def refinements(base: object, bos: str, seed: int, tests: str = "auto"
                 ) -> tuple[dict[str, float], str]:
-    """Share of each kind of refinement accepted, and the response test that judged answers."""
+    """Share of each kind of refinement accepted, and the tests that judged prompts / answers
+    (``tests``: auto, or paper = ifd / rifd forced)."""
     from zpd.data.refinements import RefinementConfig, RefinementFilter
 
-    prompts, answers, rp, ra, op, oa, wrong, hp, ha = refinement_pairs(seed=seed)
+    prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw = refinement_pairs(seed=seed)
     none = [None] * len(prompts)
     filt = RefinementFilter(load_model(base, device="cpu", bos=bos),
-                            RefinementConfig(response_test=response_test))  # type: ignore[arg-type]
+                            RefinementConfig(prompt_test="ifd", response_test="rifd")  # type: ignore[arg-type]
+                            if tests == "paper" else RefinementConfig())
     runs = {"harder prompt": filt.filter(prompts, answers, rp, ra),
             "fixed answer": filt.filter(prompts, wrong, none, answers),
             "worse answer": filt.filter(prompts, answers, none, wrong),
             "English": filt.filter(prompts, answers, op, oa),
-            "much harder": filt.filter(prompts, answers, hp, ha)}
+            "much harder": filt.filter(prompts, answers, hp, ha),
+            "harder wrong": filt.filter(prompts, answers, rp, rw)}
     return ({k: float(np.mean([d == "refined" for d in r["decision"]])) for k, r in runs.items()},
-            filt.response_test.value)
+            f"{filt.prompt_test.value}/{filt.response_test.value}")
 
 
 def main() -> int:
@@ -187,18 +198,18 @@ def main() -> int:
                 print(f"{'PASS' if passed else 'FAIL'}  {name} puts {value:.0%} of the corrupted "
                       "rows in its top 20 % (floor >= 90 %)")
     ok &= forgetting(base)
-    print(f"\n{'bos':<8}{'answers by':<12}{'seed':>6}" + "".join(f"{k:>15}" for k in KINDS)
+    print(f"\n{'bos':<8}{'prompt/answer test':<23}{'seed':>6}" + "".join(f"{k:>15}" for k in KINDS)
           + "  (share accepted)")
     seeds = (1, 2, 3)
     main_runs = []
-    for bos, test in (("auto", "auto"), ("auto", "rifd"), ("always", "auto")):
+    for bos, test in (("auto", "auto"), ("auto", "paper"), ("always", "auto")):
         per_seed = [refinements(base, bos, seed, test) for seed in seeds]
         for seed, (acc, used) in zip(seeds, per_seed):
-            print(f"{bos:<8}{used:<12}{seed:>6}" + "".join(f"{acc[k]:>15.2f}" for k in KINDS))
+            print(f"{bos:<8}{used:<23}{seed:>6}" + "".join(f"{acc[k]:>15.2f}" for k in KINDS))
         mean = {k: float(np.mean([a[k] for a, _ in per_seed])) for k in KINDS}
         spread = {k: (min(a[k] for a, _ in per_seed), max(a[k] for a, _ in per_seed))
                   for k in KINDS}
-        print(f"{bos:<8}{per_seed[0][1]:<12}{'mean':>6}" + "".join(f"{mean[k]:>15.2f}" for k in KINDS))
+        print(f"{bos:<8}{per_seed[0][1]:<23}{'mean':>6}" + "".join(f"{mean[k]:>15.2f}" for k in KINDS))
         if (bos, test) == ("auto", "auto"):
             main_runs = [(mean, spread)]
     mean, spread = main_runs[0]
@@ -210,9 +221,11 @@ def main() -> int:
         print(f"{'PASS' if passed else 'FAIL'}  refinement filter accepts {mean[kind]:.0%} of "
               f"{kind} refinements over 3 seeds (range {lo:.0%}-{hi:.0%}; floor {floor})")
     print(f"info  the negative control (worse answer) is accepted {mean['worse answer']:.0%}")
-    lo, hi = spread["much harder"]
-    print(f"info  a prompt three digits longer (diagnostic, no floor) is accepted "
-          f"{mean['much harder']:.0%} (range {lo:.0%}-{hi:.0%})")
+    for kind, what in (("much harder", "a prompt three digits longer (diagnostic, no floor)"),
+                       ("harder wrong", "a prompt one digit longer with a wrong answer (no "
+                                        "difficulty test can refuse it)")):
+        lo, hi = spread[kind]
+        print(f"info  {what} is accepted {mean[kind]:.0%} (range {lo:.0%}-{hi:.0%})")
     return 0 if ok else 1
 
 
