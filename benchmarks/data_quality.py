@@ -72,7 +72,8 @@ def refinement_pairs(n: int = 40, seed: int = 1) -> tuple[list[str], ...]:
     much-harder-prompt refinements (three digits longer) and the harder prompts with one wrong
     answer digit."""
     rng = np.random.default_rng(seed)
-    extra = np.random.default_rng([seed, 3])  # its own stream: the other kinds' pairs stay as run
+    extra = np.random.default_rng([seed, 3])  # own streams: the other kinds' pairs stay as run
+    miss = np.random.default_rng([seed, 4])
     words = "zero one two three four five six seven eight nine".split()
     prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw = ([] for _ in range(10))
     for _ in range(n):
@@ -91,7 +92,7 @@ def refinement_pairs(n: int = 40, seed: int = 1) -> tuple[list[str], ...]:
         hp.append(much.prompt)
         ha.append(tasks.render_completion(much))
         rw.append(tasks.render_completion(longer, answer=tasks.corrupt_answer(longer.answer,
-                                                                              extra)))
+                                                                              miss)))
     return prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw
 
 
