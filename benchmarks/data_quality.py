@@ -20,10 +20,11 @@ IFD), *fixed answer*
 (the original answer had one wrong digit, the refinement is the right one), *worse answer* (the
 negative control: a right answer refined into one with a wrong digit, which must be rejected) and
 *out-of-distribution* (the same request and answer in English words, which the lab model never
-saw). Two diagnostics added after the first results are printed as info, without a floor:
+saw). Diagnostics added after the first results are printed as info, without a floor:
 *much harder prompt* (three digits longer: does the prompt test follow difficulty when the step is
 larger than its noise?) and *harder, wrong answer* (one digit longer, one wrong answer digit: a
-difficulty test cannot refuse it, and the benchmark shows that). Refined prompts and answers are
+difficulty test cannot refuse it, and the benchmark shows that); a third, *easier prompt* (one
+digit shorter), is the prompt test's negative control. Refined prompts and answers are
 judged by the tests the filter picks for the lab model (``answer-nll`` for both: it was trained on
 completions only, so the answer's NLL with no prompt, IFD's denominator, and r-IFD are out of
 its distribution); the paper's IFD and r-IFD forced on it, and a BOS forced in front, are printed
@@ -69,13 +70,13 @@ def found(score: np.ndarray, bad: np.ndarray) -> float:
 def refinement_pairs(n: int = 40, seed: int = 1) -> tuple[list[str], ...]:
     """Originals, their harder-prompt refinements, their out-of-distribution ones, the
     originals with one wrong answer digit (whose refinement is the right answer), and the
-    much-harder-prompt refinements (three digits longer) and the harder prompts with one wrong
-    answer digit."""
+    much-harder-prompt refinements (three digits longer), the harder prompts with one wrong
+    answer digit, and the easier prompts (one digit shorter)."""
     rng = np.random.default_rng(seed)
     extra = np.random.default_rng([seed, 3])  # own streams: the other kinds' pairs stay as run
     miss = np.random.default_rng([seed, 4])
     words = "zero one two three four five six seven eight nine".split()
-    prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw = ([] for _ in range(10))
+    prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw, ep, ea = ([] for _ in range(12))
     for _ in range(n):
         d = int(rng.integers(3, 6))
         x = tasks.random_digits(d, rng, palindrome=False)
@@ -93,7 +94,10 @@ def refinement_pairs(n: int = 40, seed: int = 1) -> tuple[list[str], ...]:
         ha.append(tasks.render_completion(much))
         rw.append(tasks.render_completion(longer, answer=tasks.corrupt_answer(longer.answer,
                                                                               miss)))
-    return prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw
+        shorter = tasks.reversal_item(x[:-1])
+        ep.append(shorter.prompt)
+        ea.append(tasks.render_completion(shorter))
+    return prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw, ep, ea
 
 
 def finetune_checkpoints(base: object, prompts: list[str], answers: list[str], out: Path,
@@ -155,7 +159,7 @@ def forgetting(base: object) -> bool:
 
 
 KINDS = ("harder prompt", "fixed answer", "worse answer", "English", "much harder",
-         "harder wrong")
+         "harder wrong", "easier")
 
 
 def refinements(base: object, bos: str, seed: int, tests: str = "auto"
@@ -164,7 +168,7 @@ def refinements(base: object, bos: str, seed: int, tests: str = "auto"
     (``tests``: auto, or paper = ifd / rifd forced)."""
     from zpd.data.refinements import RefinementConfig, RefinementFilter
 
-    prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw = refinement_pairs(seed=seed)
+    prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw, ep, ea = refinement_pairs(seed=seed)
     none = [None] * len(prompts)
     filt = RefinementFilter(load_model(base, device="cpu", bos=bos),
                             RefinementConfig(prompt_test="ifd", response_test="rifd")  # type: ignore[arg-type]
@@ -174,7 +178,8 @@ def refinements(base: object, bos: str, seed: int, tests: str = "auto"
             "worse answer": filt.filter(prompts, answers, none, wrong),
             "English": filt.filter(prompts, answers, op, oa),
             "much harder": filt.filter(prompts, answers, hp, ha),
-            "harder wrong": filt.filter(prompts, answers, rp, rw)}
+            "harder wrong": filt.filter(prompts, answers, rp, rw),
+            "easier": filt.filter(prompts, answers, ep, ea)}
     return ({k: float(np.mean([d == "refined" for d in r["decision"]])) for k, r in runs.items()},
             f"{filt.prompt_test.value}/{filt.response_test.value}")
 
@@ -224,7 +229,8 @@ def main() -> int:
     print(f"info  the negative control (worse answer) is accepted {mean['worse answer']:.0%}")
     for kind, what in (("much harder", "a prompt three digits longer (diagnostic, no floor)"),
                        ("harder wrong", "a prompt one digit longer with a wrong answer (no "
-                                        "difficulty test can refuse it)")):
+                                        "difficulty test can refuse it)"),
+                       ("easier", "a prompt one digit shorter (negative control, should be ~0)")):
         lo, hi = spread[kind]
         print(f"info  {what} is accepted {mean[kind]:.0%} (range {lo:.0%}-{hi:.0%})")
     return 0 if ok else 1
