@@ -52,16 +52,16 @@ def _run(args: argparse.Namespace) -> Any:
     fields = RefinementFields(prompt=args.prompt_field, answer=args.answer_field,
                               refined_prompt=args.refined_prompt_field,
                               refined_answer=args.refined_answer_field, id=args.id_field)
-    instead = [f"refined {what} are judged by answer-nll instead of {paper} ({flag})"
-               for what, paper, flag, test in (("prompts", "IFD", "--prompt-test", args.prompt_test),
-                                               ("answers", "r-IFD", "--response-test",
-                                                args.response_test)) if test == "auto"]
-    forced = [f"{flag} {test} judges refined {what} by it anyway"
-              for what, flag, test in (("prompts", "--prompt-test", args.prompt_test),
-                                       ("answers", "--response-test", args.response_test))
-              if test in ("ifd", "rifd")]
-    if instead or forced:
-        warn_completion_only("zpd filter", args.model, "".join(f"; {x}" for x in instead + forced))
+    notes = []  # what each test does on a completion-only student (said only for one)
+    for what, flag, test, paper, name in (
+            ("prompts", "--prompt-test", args.prompt_test, "ifd", "IFD"),
+            ("answers", "--response-test", args.response_test, "rifd", "r-IFD")):
+        if test == "auto":
+            notes.append(f"; refined {what} are judged by answer-nll instead of {name} ({flag})")
+        elif test == paper:
+            notes.append(f"; {flag} {test} judges refined {what} by it anyway")
+    if notes:
+        warn_completion_only("zpd filter", args.model, "".join(notes))
     return filter_refinements(args.data, args.model, args.out, fields=fields, config=cfg,
                               run=run_config(args), device=args.device, dtype=args.dtype, bos=args.bos,
                               ray=ray_config(args))

@@ -151,22 +151,19 @@ def decide(orig: dict[str, np.ndarray], ref: dict[str, np.ndarray], prompt_chang
     prompt_test = _resolved(prompt_test, config.prompt_test, PromptTest.IFD)
     answer_by_nll = response_test is ResponseTest.ANSWER_NLL
     prompt_by_nll = prompt_test is PromptTest.ANSWER_NLL
-    nll = "nll_answer_given_prompt"
+    # each test compares one statistic of the refined pair with the original's
+    harder = "nll_answer_given_prompt" if prompt_by_nll else "ifd"
+    clearer, not_clearer = (("nll_answer_given_prompt", "answer_not_more_feasible") if answer_by_nll
+                            else ("rifd", "answer_not_clearer"))
     decisions, reasons = [], []
     for i in range(len(prompt_changed)):
         why = []
         if prompt_changed[i]:  # instruction reflection: one test decides (arXiv 2402.10110)
-            if prompt_by_nll:
-                if not ref[nll][i] > orig[nll][i] + config.min_ifd_gain:
-                    why.append("prompt_not_harder")
-            elif not ref["ifd"][i] > orig["ifd"][i] + config.min_ifd_gain:
+            if not ref[harder][i] > orig[harder][i] + config.min_ifd_gain:
                 why.append("prompt_not_harder")
         elif answer_changed[i]:  # response reflection
-            if answer_by_nll:
-                if not ref[nll][i] < orig[nll][i] - config.min_rifd_drop:
-                    why.append("answer_not_more_feasible")
-            elif not ref["rifd"][i] < orig["rifd"][i] - config.min_rifd_drop:
-                why.append("answer_not_clearer")
+            if not ref[clearer][i] < orig[clearer][i] - config.min_rifd_drop:
+                why.append(not_clearer)
         else:
             why.append("no_refinement")
         if not why:
@@ -184,13 +181,22 @@ def decide(orig: dict[str, np.ndarray], ref: dict[str, np.ndarray], prompt_chang
 
 
 def _resolved(given: Any, configured: Any, paper: Any) -> Any:
-    """The test to apply: ``given`` (must not be auto), else the config's (auto = the paper's)."""
+    """The test ``decide`` applies: ``given`` (must not be auto), else the config's, with auto
+    read as the paper's (nothing is known of the student there)."""
     if given is None:
-        return paper if configured.value == "auto" else configured
+        return _resolve_test(configured, paper, completion_only=False)
     if given.value == "auto":
         raise DataError("decide() needs resolved tests: prompt ifd or answer-nll, response "
                         "rifd or answer-nll")
     return given
+
+
+def _resolve_test(test: Any, paper: Any, *, completion_only: bool) -> Any:
+    """A :class:`PromptTest` or :class:`ResponseTest` with ``auto`` resolved: ``answer-nll``
+    for a completion-only student, else the paper's test ``paper``."""
+    if test.value != "auto":
+        return test
+    return type(test).ANSWER_NLL if completion_only else paper
 
 
 def _reach(stats: dict[str, np.ndarray], i: int, config: RefinementConfig, which: str,
@@ -227,15 +233,11 @@ class RefinementFilter:
 
             path = getattr(self.scorer.lm, "path", None)
             completion_only = bool(path) and completion_only_note(str(path)) is not None
-        test = self.config.response_test
-        if test is ResponseTest.AUTO:
-            test = ResponseTest.ANSWER_NLL if completion_only else ResponseTest.RIFD
-        self.response_test: ResponseTest = test
+        self.response_test: ResponseTest = _resolve_test(
+            self.config.response_test, ResponseTest.RIFD, completion_only=completion_only)
         """The resolved response test (rifd or answer-nll)."""
-        ptest = self.config.prompt_test
-        if ptest is PromptTest.AUTO:
-            ptest = PromptTest.ANSWER_NLL if completion_only else PromptTest.IFD
-        self.prompt_test: PromptTest = ptest
+        self.prompt_test: PromptTest = _resolve_test(
+            self.config.prompt_test, PromptTest.IFD, completion_only=completion_only)
         """The resolved prompt test (ifd or answer-nll)."""
 
     def filter(self, prompts: Sequence[str], answers: Sequence[str],
@@ -258,7 +260,6 @@ class RefinementFilter:
                 if key in stats:
                     out[f"{key}_{which}"] = stats[key]
         return out
-
 
     def _guarded(self, prompts: Sequence[str], answers: Sequence[str]) -> dict[str, np.ndarray]:
         """Distance statistics plus what the reach guards read (unknown-token share, the
@@ -395,8 +396,8 @@ def _join(data: str | os.PathLike[str], spec: FieldSpec, decisions: Path, out: P
     """Stream the input and the decision log side by side (both in row order) into ``out``."""
     by_decision: Counter[str] = Counter()
     by_reason: Counter[str] = Counter()
-    tests: set[str] = set()
     prompt_tests: set[str] = set()
+    response_tests: set[str] = set()
     log = read_results(decisions, include_skipped=True)
     with atomic_open(out) as fh:
         for it in iter_items(data, spec, on_error=run.on_error, split=run.split):
@@ -407,8 +408,8 @@ def _join(data: str | os.PathLike[str], spec: FieldSpec, decisions: Path, out: P
             if isinstance(it, Skipped):
                 continue
             by_decision[rec["decision"]] += 1
-            tests.add(rec["response_test"])
             prompt_tests.add(rec["prompt_test"])
+            response_tests.add(rec["response_test"])
             for reason in rec["reason"].split(";"):
                 by_reason[reason] += 1
             if rec["decision"] == "dropped":
@@ -420,4 +421,5 @@ def _join(data: str | os.PathLike[str], spec: FieldSpec, decisions: Path, out: P
             fh.write(dumps(row))
     return {"decisions": dict(by_decision), "reasons": dict(by_reason),
             "kept": by_decision["refined"] + by_decision["original"],
-            "prompt_test_used": sorted(prompt_tests), "response_test_used": sorted(tests)}
+            "prompt_test_used": sorted(prompt_tests),
+            "response_test_used": sorted(response_tests)}
