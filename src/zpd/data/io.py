@@ -328,7 +328,7 @@ def dumps(record: Mapping[str, Any]) -> str:
 
 def write_jsonl(path: str | os.PathLike[str], records: Sequence[Mapping[str, Any]]) -> None:
     """Write a (small) list of records as JSONL atomically."""
-    text = "".join(json.dumps(r, allow_nan=False, default=_json_default) + "\n" for r in records)
+    text = "".join(dumps(r) for r in records)
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -370,8 +370,6 @@ def skipped_path(path: str | os.PathLike[str]) -> Path:
 def _whole_records(path: Path) -> Iterator[tuple[int | None, int]]:
     """(row, byte length) of each whole line of a log; row None for a torn or unreadable line
     (reading stops there)."""
-    if not path.exists():
-        return
     with open(path, "rb") as fh:
         for line in fh:
             row: int | None = None
@@ -474,8 +472,7 @@ class ResultLog:
         for fh, part in ((self._skip_fh, [r for r in records if "skipped" in r]),
                          (self._fh, [r for r in records if "skipped" not in r])):
             if part:
-                fh.write("".join(json.dumps(r, allow_nan=False, default=_json_default) + "\n"
-                                 for r in part).encode("utf-8"))
+                fh.write("".join(dumps(r) for r in part).encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
         self.next_row = rows[-1] + 1

@@ -128,8 +128,6 @@ def completion_only_note(path: str | os.PathLike[str]) -> str | None:
     lab's checkpoints): it never learned to predict prompts, nor an answer at the start of a
     context, so the NLL of a prompt, the answer's NLL with no prompt, IFD and the reversed IFD say
     nothing about it. None when nothing is known."""
-    import json
-
     cfg = Path(path) / "config.json"
     try:
         known = "zpd_gpt_config" in json.loads(cfg.read_text(encoding="utf-8"))
@@ -167,11 +165,18 @@ def check_model_dir(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed config.json of the model directory ``path`` (checked by :func:`check_model_dir`)."""
+    cfg: dict[str, Any] = json.loads((check_model_dir(path) / "config.json").read_text(
+        encoding="utf-8"))
+    return cfg
+
+
 def check_generation_memory(path: str | os.PathLike[str], sequences: int, tokens: int,
                             what: str = "--k x --batch-prompts") -> None:
     """Refuse, before any work, a generate call whose logits and KV cache alone would not fit
     in this machine's memory: ``sequences`` rows of up to ``tokens`` positions each."""
-    cfg = json.loads((check_model_dir(path) / "config.json").read_text(encoding="utf-8"))
+    cfg = model_config(path)
     vocab = int(cfg.get("vocab_size") or 50_000)
     hidden = int(cfg.get("n_embd") or cfg.get("hidden_size") or 1024)
     layers = int(cfg.get("n_layer") or cfg.get("num_hidden_layers") or 24)
@@ -188,7 +193,7 @@ def check_generation_memory(path: str | os.PathLike[str], sequences: int, tokens
 
 def model_context(path: str | os.PathLike[str]) -> int | None:
     """Longest sequence the model in ``path`` accepts, from its config.json (None: unknown)."""
-    cfg = json.loads((check_model_dir(path) / "config.json").read_text(encoding="utf-8"))
+    cfg = model_config(path)
     for name in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
         value = cfg.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
