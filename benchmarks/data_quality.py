@@ -13,7 +13,8 @@ each), over pool seeds 0-2, and ``ForgettingScorer`` ranks the rows over the 6 c
 (floor: >= 90 % of the corrupted rows in the top 20 %; a forced BOS beside it).
 
 **Refinements** (Selective Reflection-Tuning's student-side filter, arXiv 2402.10110). 120
-reversal pairs of 3-5 digits (three seeds of 40, each reported), each given four refinements:
+reversal pairs of 3-5 digits (three seeds of 40, each reported), each given four refinements
+(and three diagnostics, below):
 *harder prompt* (the same task one digit longer, with its right answer: harder for the student,
 still its distribution; judged by the prompt test, as the paper judges reflected instructions by
 IFD), *fixed answer*
@@ -67,37 +68,42 @@ def found(score: np.ndarray, bad: np.ndarray) -> float:
     return float(bad[top].mean())
 
 
-def refinement_pairs(n: int = 40, seed: int = 1) -> tuple[list[str], ...]:
-    """Originals, their harder-prompt refinements, their out-of-distribution ones, the
-    originals with one wrong answer digit (whose refinement is the right answer), and the
-    much-harder-prompt refinements (three digits longer), the harder prompts with one wrong
-    answer digit, and the easier prompts (one digit shorter)."""
+KINDS = ("harder prompt", "fixed answer", "worse answer", "English", "much harder",
+         "harder wrong", "easier")
+
+
+def refinement_pairs(n: int = 40, seed: int = 1
+                     ) -> dict[str, tuple[list[str], list[str], list[str | None], list[str | None]]]:
+    """Per kind of refinement (see :data:`KINDS`): (prompts, answers, refined prompts, refined
+    answers), ``None`` = unchanged. The originals are reversals of 3-5 digits; the diagnostics
+    draw from RNG streams of their own, so the first four kinds' pairs stay as they were run."""
     rng = np.random.default_rng(seed)
-    extra = np.random.default_rng([seed, 3])  # own streams: the other kinds' pairs stay as run
+    extra = np.random.default_rng([seed, 3])
     miss = np.random.default_rng([seed, 4])
     words = "zero one two three four five six seven eight nine".split()
-    prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw, ep, ea = ([] for _ in range(12))
+    pairs: dict[str, list[tuple[str, str, str | None, str | None]]] = {k: [] for k in KINDS}
     for _ in range(n):
         d = int(rng.integers(3, 6))
         x = tasks.random_digits(d, rng, palindrome=False)
         it = tasks.reversal_item(x)
+        prompt, answer = it.prompt, tasks.render_completion(it)
         longer = tasks.reversal_item(x + str(int(rng.integers(0, 10))))
-        prompts.append(it.prompt)
-        answers.append(tasks.render_completion(it))
-        rp.append(longer.prompt)
-        ra.append(tasks.render_completion(longer))
-        op.append("please reverse the digits " + " ".join(words[int(c)] for c in x))
-        oa.append("the reversed digits are " + " ".join(words[int(c)] for c in x[::-1]))
-        wrong.append(tasks.render_completion(it, answer=tasks.corrupt_answer(it.answer, rng)))
+        pairs["harder prompt"].append((prompt, answer, longer.prompt,
+                                       tasks.render_completion(longer)))
+        pairs["English"].append((prompt, answer,
+                                 "please reverse the digits " + " ".join(words[int(c)] for c in x),
+                                 "the reversed digits are " + " ".join(words[int(c)]
+                                                                       for c in x[::-1])))
+        wrong = tasks.render_completion(it, answer=tasks.corrupt_answer(it.answer, rng))
+        pairs["fixed answer"].append((prompt, wrong, None, answer))
+        pairs["worse answer"].append((prompt, answer, None, wrong))
         much = tasks.reversal_item(x + "".join(str(int(c)) for c in extra.integers(0, 10, size=3)))
-        hp.append(much.prompt)
-        ha.append(tasks.render_completion(much))
-        rw.append(tasks.render_completion(longer, answer=tasks.corrupt_answer(longer.answer,
-                                                                              miss)))
+        pairs["much harder"].append((prompt, answer, much.prompt, tasks.render_completion(much)))
+        pairs["harder wrong"].append((prompt, answer, longer.prompt, tasks.render_completion(
+            longer, answer=tasks.corrupt_answer(longer.answer, miss))))
         shorter = tasks.reversal_item(x[:-1])
-        ep.append(shorter.prompt)
-        ea.append(tasks.render_completion(shorter))
-    return prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw, ep, ea
+        pairs["easier"].append((prompt, answer, shorter.prompt, tasks.render_completion(shorter)))
+    return {k: tuple(map(list, zip(*rows))) for k, rows in pairs.items()}  # type: ignore[misc]
 
 
 def finetune_checkpoints(base: object, prompts: list[str], answers: list[str], out: Path,
@@ -158,28 +164,16 @@ def forgetting(base: object) -> bool:
     return passed
 
 
-KINDS = ("harder prompt", "fixed answer", "worse answer", "English", "much harder",
-         "harder wrong", "easier")
-
-
 def refinements(base: object, bos: str, seed: int, tests: str = "auto"
                 ) -> tuple[dict[str, float], str]:
     """Share of each kind of refinement accepted, and the tests that judged prompts / answers
     (``tests``: auto, or paper = ifd / rifd forced)."""
     from zpd.data.refinements import RefinementConfig, RefinementFilter
 
-    prompts, answers, rp, ra, op, oa, wrong, hp, ha, rw, ep, ea = refinement_pairs(seed=seed)
-    none = [None] * len(prompts)
     filt = RefinementFilter(load_model(base, device="cpu", bos=bos),
                             RefinementConfig(prompt_test="ifd", response_test="rifd")  # type: ignore[arg-type]
                             if tests == "paper" else RefinementConfig())
-    runs = {"harder prompt": filt.filter(prompts, answers, rp, ra),
-            "fixed answer": filt.filter(prompts, wrong, none, answers),
-            "worse answer": filt.filter(prompts, answers, none, wrong),
-            "English": filt.filter(prompts, answers, op, oa),
-            "much harder": filt.filter(prompts, answers, hp, ha),
-            "harder wrong": filt.filter(prompts, answers, rp, rw),
-            "easier": filt.filter(prompts, answers, ep, ea)}
+    runs = {k: filt.filter(*four) for k, four in refinement_pairs(seed=seed).items()}
     return ({k: float(np.mean([d == "refined" for d in r["decision"]])) for k, r in runs.items()},
             f"{filt.prompt_test.value}/{filt.response_test.value}")
 
@@ -207,7 +201,7 @@ def main() -> int:
     print(f"\n{'bos':<8}{'prompt/answer test':<23}{'seed':>6}" + "".join(f"{k:>15}" for k in KINDS)
           + "  (share accepted)")
     seeds = (1, 2, 3)
-    main_runs = []
+    mean_spread = None  # of the default filter, which the floors judge
     for bos, test in (("auto", "auto"), ("auto", "paper"), ("always", "auto")):
         per_seed = [refinements(base, bos, seed, test) for seed in seeds]
         for seed, (acc, used) in zip(seeds, per_seed):
@@ -217,8 +211,9 @@ def main() -> int:
                   for k in KINDS}
         print(f"{bos:<8}{per_seed[0][1]:<23}{'mean':>6}" + "".join(f"{mean[k]:>15.2f}" for k in KINDS))
         if (bos, test) == ("auto", "auto"):
-            main_runs = [(mean, spread)]
-    mean, spread = main_runs[0]
+            mean_spread = (mean, spread)
+    assert mean_spread is not None
+    mean, spread = mean_spread
     for kind, passed, floor in (("harder prompt", mean["harder prompt"] >= 0.6, ">= 60 %"),
                                 ("fixed answer", mean["fixed answer"] >= 0.6, ">= 60 %"),
                                 ("English", mean["English"] <= 0.05, "<= 5 %")):
