@@ -129,8 +129,9 @@ class RepetitionMonitor:
         checked = echoed = tested = wrong = 0
         refs = ref_echo = 0
         for ans, prompt, t in zip(batch.answers, batch.prompts, targets):
-            ref_echoes = t is not None and len(t.strip()) >= cfg.echo_min_chars and _echoes(t, prompt)
+            ref_echoes = False
             if t is not None and len(t.strip()) >= cfg.echo_min_chars:
+                ref_echoes = _echoes(t, prompt)
                 refs += 1
                 ref_echo += ref_echoes
             if ans is None or len(ans.strip()) < cfg.echo_min_chars:
