@@ -117,14 +117,10 @@ SHORTCUT_ARM = ProofArm.GRPO_HARD_Q50
 """The arm whose shortcut the floors test (plain GRPO, hard tier, q = 0.5)."""
 
 
-def _shortcut_ladder() -> Any:
+def _shortcut_base() -> PretrainConfig:
     from zpd.lab import tasks
 
-    return tasks.LadderConfig(echo_noise=0.2)
-
-
-def _shortcut_base() -> PretrainConfig:
-    return PretrainConfig(mix=_shortcut_ladder().base_mix(), steps=2000)
+    return PretrainConfig(mix=tasks.LadderConfig(echo_noise=0.2).base_mix(), steps=2000)
 
 
 class ProofDesign(str, Enum):
