@@ -57,6 +57,7 @@ from trl import GRPOTrainer
 from zpd.core.config import AdvantageKind
 from zpd.integrations._errors import IntegrationError
 from zpd.integrations._persist import has_bundle
+from zpd.integrations._rewards import to_unit
 from zpd.integrations.torch import CurriculumSampler
 
 __all__ = ["TRLCurriculumConfig", "ZPDGRPOTrainer", "add_id_column"]
@@ -289,16 +290,14 @@ class ZPDGRPOTrainer(GRPOTrainer):
             total[~scored] = torch.nan
         else:
             total = r[:, self._zpd_reward_index]
-        lo, hi = self.zpd_config.reward_range
-        x = (total.numpy().astype(np.float64) - lo) / (hi - lo)  # (B*G,)
-        bad = ~np.isnan(x) & ((x < -1e-6) | (x > 1 + 1e-6))
+        x, bad = to_unit(total.numpy(), self.zpd_config.reward_range)  # (B*G,)
         if bad.any():
             raise IntegrationError(
                 f"rewards {np.unique(total.numpy()[bad])[:5].tolist()} fall outside reward_range="
                 f"{self.zpd_config.reward_range}; set reward_range to the reward's true bounds, "
                 "or curriculum_reward to a bounded reward function"
             )
-        return np.clip(x, 0.0, 1.0)
+        return x
 
     def _zpd_stash_advantages(self, ids: np.ndarray, rewards: np.ndarray, keep: np.ndarray,
                               n_local: int) -> None:

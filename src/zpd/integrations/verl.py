@@ -46,6 +46,7 @@ from verl.experimental.dataset.sampler import AbstractCurriculumSampler
 from zpd.integrations._errors import IntegrationError
 from zpd.integrations._ledger import DrawLedger
 from zpd.integrations._persist import load_bundle
+from zpd.integrations._rewards import to_unit
 from zpd.integrations._verl_options import CurriculumOptions
 from zpd.integrations.torch import CurriculumSampler
 
@@ -116,14 +117,13 @@ def group_scores(batch: DataProto, group_size: int,
     ids = index[rows]  # (B, G)
     if not np.all(ids == ids[:, :1]):
         raise IntegrationError("rows sharing a uid carry different extra_info.index values")
-    lo, hi = reward_range
-    rewards = (scores[rows] - lo) / (hi - lo)  # (B, G)
-    if not np.all(np.isfinite(rewards)) or rewards.min() < -1e-6 or rewards.max() > 1 + 1e-6:
+    rewards, outside = to_unit(scores[rows], reward_range)  # (B, G)
+    if outside.any() or np.isnan(rewards).any():
         raise IntegrationError(
             f"sequence scores in [{scores.min()}, {scores.max()}] fall outside "
             f"data.sampler.zpd.reward_range={list(reward_range)}; set it to the score's bounds"
         )
-    return ids[:, 0], np.clip(rewards, 0.0, 1.0)
+    return ids[:, 0], rewards
 
 
 def _row_of_index(data_source: Any) -> dict[int, int] | None:

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -62,6 +61,7 @@ from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from zpd.integrations._errors import IntegrationError
 from zpd.integrations._metrics import reward_metrics
+from zpd.integrations._rewards import to_unit
 from zpd.integrations._verl_options import CurriculumOptions
 
 __all__ = ["CurriculumBatchSampler", "V1Options", "ZPDRLHFDataset", "ZPDReplayBuffer",
@@ -190,20 +190,19 @@ def group_rewards(keys: Sequence[str], fields: Any, reward_range: tuple[float, f
     groups: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for (uid, _), (i, value, _) in last.items():
         groups[uid].append((i, value))
-    lo, hi = reward_range
     out_ids, out_rewards = [], []
     for uid, members in groups.items():
         items = {i for i, _ in members}
         if len(items) != 1:
             raise IntegrationError(f"the sessions of prompt {uid} carry different {ID_FIELD} "
                                    f"values {sorted(items)}")
-        r = [(v - lo) / (hi - lo) for _, v in members]
-        if any(not math.isfinite(x) or x < -1e-6 or x > 1 + 1e-6 for x in r):
+        r, outside = to_unit([v for _, v in members], reward_range)
+        if outside.any() or np.isnan(r).any():
             raise IntegrationError(f"scores {[v for _, v in members]} fall outside "
                                    f"zpd.reward_range={list(reward_range)}; set it to the "
                                    "score's bounds")
         out_ids.append(items.pop())
-        out_rewards.append([min(max(x, 0.0), 1.0) for x in r])
+        out_rewards.append(r.tolist())
     return out_ids, out_rewards
 
 
