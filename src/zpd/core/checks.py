@@ -122,11 +122,9 @@ def check_features(
         if not isinstance(name, str) or not name:
             raise FeatureError(f"feature names must be non-empty strings, got {name!r}")
         values = np.asarray(raw)
-        if name == CATEGORY and values.dtype.kind in "iu":
-            category = _check_category(values, n)
-            continue
-        if name == CATEGORY and values.dtype.kind == "f":  # ids that went through a float column
-            if values.ndim == 1 and values.shape[0] == n and n:
+        if name == CATEGORY and values.dtype.kind in "iuf":
+            # float ids (a column that went through a float dtype) must be whole numbers
+            if values.dtype.kind == "f" and values.ndim == 1 and values.shape[0] == n:
                 bad = ~np.isfinite(values) | (values != np.round(values))
                 if np.any(bad):
                     i = int(np.flatnonzero(bad)[0])
@@ -134,8 +132,8 @@ def check_features(
                         f"feature 'category' must hold whole category ids; item {i} has "
                         f"{float(values[i])} ({int(bad.sum())} such items). Give missing categories "
                         "an id of their own, or pass the column as integers")
-            category = _check_category(values.astype(np.int64) if values.ndim == 1
-                                        and values.shape[0] == n else values, n)
+                values = values.astype(np.int64)
+            category = _check_category(values, n)
             continue
         if values.ndim not in (1, 2) or values.shape[0] != n:
             raise FeatureError(
