@@ -533,6 +533,13 @@ def _int_field(header: Mapping[str, Any], key: str, lo: int, hi: int) -> int:
     return v
 
 
+def _share_field(header: Mapping[str, Any], key: str, default: float | None = None) -> float:
+    v = header.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+        raise StateError(f"state header {key!r} must be in [0, 1], got {v!r}")
+    return float(v)
+
+
 def _sub(arrays: Mapping[str, npt.NDArray[Any]], prefix: str) -> dict[str, npt.NDArray[Any]]:
     return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
@@ -623,9 +630,7 @@ class _Restored:
             seed = _check_seed(header.get("seed"))
         except ConfigError as exc:
             raise StateError(f"state header: {exc}") from exc
-        drift = header.get("drift_pressure")
-        if isinstance(drift, bool) or not isinstance(drift, (int, float)) or not 0 <= drift <= 1:
-            raise StateError(f"state header 'drift_pressure' must be in [0, 1], got {drift!r}")
+        drift = _share_field(header, "drift_pressure")
         rng = np.random.Generator(np.random.PCG64())
         try:
             rng.bit_generator.state = header["rng"]
@@ -654,13 +659,8 @@ class _Restored:
         if m:  # written since the meter became state; older files restart it
             RecentDraws.check_state(m, "", n, COVERAGE_WINDOW)
             meter.recent.load_state(m, "")
-            share = header.get("meter_first_share", 0.0)
-            if isinstance(share, bool) or not isinstance(share, (int, float)) \
-                    or not 0.0 <= share <= 1.0:
-                raise StateError(f"state header 'meter_first_share' must be in [0, 1], got "
-                                 f"{share!r}")
-            meter.first_share = float(share)
-        return cls(n, group_size, seed, step, float(drift), rng, scaler, has_cat, tracker,
+            meter.first_share = _share_field(header, "meter_first_share", 0.0)
+        return cls(n, group_size, seed, step, drift, rng, scaler, has_cat, tracker,
                    ability, p_arrays, p_meta, last, anchors, cfg, policy, meter)
 
     def install(self, cur: Curriculum) -> None:
