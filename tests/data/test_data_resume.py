@@ -37,6 +37,12 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text().splitlines()]
 
 
+def _mark_interrupted(out: Path) -> None:
+    """Make the sidecar say what a killed run leaves: not complete."""
+    meta = json.loads(meta_path(out).read_text())
+    meta_path(out).write_text(json.dumps({**meta, "complete": False}))
+
+
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
     d = tmp_path_factory.mktemp("clean")
@@ -55,8 +61,7 @@ def test_kill_at_any_byte_then_resume_equals_a_clean_run(
     run_file(data, SPEC, out, LengthTask(), RUN)
     blob = out.read_bytes()
     out.write_bytes(blob[: int(cut * len(blob))])  # killed mid-write at this byte
-    meta = json.loads(meta_path(out).read_text())
-    meta_path(out).write_text(json.dumps({**meta, "complete": False}))
+    _mark_interrupted(out)
     summary = run_file(data, SPEC, out, LengthTask(), RUN)
     assert _lines(out) == want
     assert summary.rows == summary.scored == 23
@@ -109,8 +114,7 @@ def test_a_bom_at_the_start_of_the_input_is_tolerated(tmp_path: Path) -> None:
     bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
     run_file(plain, SPEC, tmp_path / "a.jsonl", LengthTask(), RUN)
     run_file(bom, SPEC, tmp_path / "b.jsonl", LengthTask(), RUN)
-    strip = [{k: v for k, v in r.items()} for r in _lines(tmp_path / "a.jsonl")]
-    assert _lines(tmp_path / "b.jsonl") == strip
+    assert _lines(tmp_path / "b.jsonl") == _lines(tmp_path / "a.jsonl")
 
 
 def _with_bad_rows(tmp: Path) -> Path:
@@ -155,8 +159,7 @@ def test_a_run_that_skips_nothing_leaves_no_skipped_file_and_resumes(tmp_path: P
     first = _lines(out)
     blob = out.read_bytes()
     out.write_bytes(blob[: len(blob) // 2])  # killed mid-run: the sidecar says not complete
-    meta = json.loads(meta_path(out).read_text())
-    meta_path(out).write_text(json.dumps({**meta, "complete": False}))
+    _mark_interrupted(out)
     summary = run_file(data, SPEC, out, LengthTask(), SKIP)
     assert _lines(out) == first and summary.scored == 9
     assert not skipped_path(out).exists()
@@ -177,8 +180,7 @@ def test_a_kill_in_either_file_then_resume_equals_a_clean_run(
     for f, cut in ((out, cut_results), (skipped_path(out), cut_skipped)):
         blob = f.read_bytes()
         f.write_bytes(blob[: int(cut * len(blob))])
-    meta = json.loads(meta_path(out).read_text())
-    meta_path(out).write_text(json.dumps({**meta, "complete": False}))
+    _mark_interrupted(out)
     summary = run_file(data, SPEC, out, LengthTask(), SKIP)
     assert _lines(out) == _lines(tmp / "clean.jsonl")
     assert _lines(skipped_path(out)) == _lines(skipped_path(tmp / "clean.jsonl"))
